@@ -1,0 +1,2 @@
+"""In-cluster side of inference-platform: the config schema, pure renderers and the
+Pulumi components that bootstrap Argo CD and hand it one root Application per layer."""

@@ -1,0 +1,88 @@
+"""ClusterFacts: all that the in-cluster side may know about the substrate beneath it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+
+GpuStack = Literal["gke-managed", "operator", "none"]
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: str
+
+
+GPU_TAINT = Taint("nvidia.com/gpu", "present", "NoSchedule")
+
+
+@dataclass(frozen=True)
+class GpuPool:
+    name: str
+    accelerator: str
+    count: int
+    # Labels that select exactly this pool's nodes, and the taints they carry.
+    labels: dict[str, str]
+    taints: tuple[Taint, ...] = (GPU_TAINT,)
+
+
+@dataclass(frozen=True)
+class SecretStore:
+    """How External Secrets reaches the cloud secret manager, if the substrate has one."""
+
+    backend: Literal["gcp-secret-manager", "none"] = "none"
+    project: str | None = None
+    # Cloud identity the External Secrets controller's service account is bound to.
+    identity: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    kubeconfig: pulumi.Output[str]  # always a secret Output
+    cluster_name: str
+    substrate: Literal["gke", "hetzner", "vks", "kind", "existing"]
+    gpu_stack: GpuStack
+    gpu_pools: tuple[GpuPool, ...] = ()
+    storage_class: str = "standard"
+    # Whether storage_class can be mounted by pods on several nodes at once.
+    storage_shared: bool = False
+    load_balancer_class: str | None = None
+    gateway_class: str | None = None
+    dns_provider: str | None = None
+    secret_store: SecretStore = SecretStore()
+    # kubeconfig context to use; None = the kubeconfig's current-context.
+    kube_context: str | None = None
+    # Resources the in-cluster bootstrap must wait for (node pools, joins).
+    ready: tuple[pulumi.Resource, ...] = field(default=(), compare=False)
+
+    def plain(self) -> dict:
+        """The facts pure renderers may use: plain data, no Outputs, no secrets."""
+        return {
+            "clusterName": self.cluster_name,
+            "substrate": self.substrate,
+            "gpuStack": self.gpu_stack,
+            "gpuPools": [
+                {
+                    "name": p.name,
+                    "accelerator": p.accelerator,
+                    "count": p.count,
+                    "labels": dict(p.labels),
+                    "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in p.taints],
+                }
+                for p in self.gpu_pools
+            ],
+            "storageClass": self.storage_class,
+            "storageShared": self.storage_shared,
+            "loadBalancerClass": self.load_balancer_class,
+            "gatewayClass": self.gateway_class,
+            "dnsProvider": self.dns_provider,
+            "secretStore": {
+                "backend": self.secret_store.backend,
+                "project": self.secret_store.project,
+                "identity": self.secret_store.identity,
+            },
+        }

@@ -1,0 +1,72 @@
+"""kind: a local cluster created and deleted by `pulumi up`/`destroy` on the local stack."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+import pulumi
+import yaml
+from pulumi_command import local
+
+from components.config import StackConfig
+from components.config.substrates import KindSubstrate
+from substrate.facts import ClusterFacts
+
+
+def kind_cluster_config(spec: KindSubstrate) -> str:
+    """kind's own cluster file: one control plane, `workers` CPU workers, same node image."""
+    nodes = [{"role": "control-plane", "image": spec.node_image}]
+    nodes += [{"role": "worker", "image": spec.node_image} for _ in range(spec.workers)]
+    return yaml.safe_dump(
+        {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "name": spec.cluster_name, "nodes": nodes},
+        sort_keys=False,
+    )
+
+
+@dataclass(frozen=True)
+class KindClusterArgs:
+    spec: KindSubstrate
+
+
+class KindCluster(pulumi.ComponentResource):
+    kubeconfig: pulumi.Output[str]
+    facts: ClusterFacts
+
+    def __init__(self, name: str, args: KindClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("inference-platform:substrate:KindCluster", name, None, opts)
+        spec = args.spec
+        cluster = shlex.quote(spec.cluster_name)
+        # `kind create` is idempotent only by name: delete first if a stale cluster remains.
+        self.cluster = local.Command(
+            "cluster",
+            local.CommandArgs(
+                create=f"kind delete cluster --name {cluster} >/dev/null 2>&1; "
+                f"kind create cluster --name {cluster} --config - --wait 120s",
+                delete=f"kind delete cluster --name {cluster}",
+                stdin=kind_cluster_config(spec),
+                triggers=[spec.node_image, spec.workers],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        read = local.Command(
+            "kubeconfig",
+            local.CommandArgs(create=f"kind get kubeconfig --name {cluster}"),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.cluster], additional_secret_outputs=["stdout"]
+            ),
+        )
+        self.kubeconfig = pulumi.Output.secret(read.stdout)
+        self.facts = ClusterFacts(
+            kubeconfig=self.kubeconfig,
+            cluster_name=spec.cluster_name,
+            substrate="kind",
+            gpu_stack="none",
+            storage_class="standard",
+            ready=(self.cluster,),
+        )
+        self.register_outputs({"kubeconfig": self.kubeconfig})
+
+
+def build(cfg: StackConfig) -> ClusterFacts:
+    return KindCluster("kind", KindClusterArgs(spec=cfg.substrate)).facts

@@ -1,0 +1,1 @@
+"""Offline tooling: run the program under a recording mock, render, validate."""
