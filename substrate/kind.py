@@ -6,6 +6,7 @@ import shlex
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_command as command
 import yaml
 from pulumi_command import local
 
@@ -37,6 +38,9 @@ class KindCluster(pulumi.ComponentResource):
         super().__init__("inference-platform:substrate:KindCluster", name, None, opts)
         spec = args.spec
         cluster = shlex.quote(spec.cluster_name)
+        # Default providers are disabled for the project: even local commands name theirs.
+        self.provider = command.Provider("command", opts=pulumi.ResourceOptions(parent=self))
+        child = pulumi.ResourceOptions(parent=self, provider=self.provider)
         # `kind create` is idempotent only by name: delete first if a stale cluster remains.
         self.cluster = local.Command(
             "cluster",
@@ -47,13 +51,13 @@ class KindCluster(pulumi.ComponentResource):
                 stdin=kind_cluster_config(spec),
                 triggers=[spec.node_image, spec.workers],
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         read = local.Command(
             "kubeconfig",
             local.CommandArgs(create=f"kind get kubeconfig --name {cluster}"),
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[self.cluster], additional_secret_outputs=["stdout"]
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[self.cluster], additional_secret_outputs=["stdout"])
             ),
         )
         self.kubeconfig = pulumi.Output.secret(read.stdout)

@@ -14,7 +14,7 @@ from pulumi.runtime.mocks import MockMonitor
 import tooling
 from tooling import fakes
 
-SECRET_SIG = rpc._special_sig_key  # noqa: SLF001 - the SDK's own wire marker for secrets
+SECRET_SIG = rpc._special_sig_key
 
 
 def _load_fake_modules() -> None:
@@ -29,7 +29,7 @@ _load_fake_modules()
 def unwrap(value: Any, path: str = "", secrets: list[str] | None = None) -> Any:
     """Strip the SDK's secret wrappers, noting where they were."""
     if isinstance(value, dict):
-        if value.get(SECRET_SIG) == rpc._special_secret_sig:  # noqa: SLF001
+        if value.get(SECRET_SIG) == rpc._special_secret_sig:
             if secrets is not None:
                 secrets.append(path or "<root>")
             return unwrap(value.get("value"), path, secrets)

@@ -1,0 +1,35 @@
+"""Helpers shared by the substrate config sections."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import field_validator
+
+from components.config.base import GpuPoolSpec, Strict, dns_label
+
+
+def cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a CIDR range") from exc
+    return value
+
+
+def unique_pool_names(pools: list[GpuPoolSpec]) -> None:
+    names = [p.name for p in pools]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"GPU pool names must be unique; repeated: {', '.join(dupes)}")
+
+
+class SubstrateBase(Strict):
+    cluster_name: str = "inference"
+
+    @field_validator("cluster_name")
+    @classmethod
+    def _cluster_name(cls, value: str) -> str:
+        return dns_label(value, 40)
+
+
