@@ -1,0 +1,19 @@
+"""inference-platform: stack config -> substrate -> in-cluster bootstrap -> exports."""
+
+import pulumi
+
+from components.bootstrap import PlatformBootstrap, PlatformBootstrapArgs
+from components.config import load_stack_config
+from substrate import build_substrate
+
+config = load_stack_config()
+facts = build_substrate(config)
+platform = PlatformBootstrap("platform", PlatformBootstrapArgs(config=config, facts=facts))
+
+pulumi.export("clusterName", facts.cluster_name)
+pulumi.export("substrate", facts.substrate)
+pulumi.export("gpuStack", facts.gpu_stack)
+pulumi.export("kubeconfig", facts.kubeconfig)
+pulumi.export("argocdNamespace", platform.argocd_namespace)
+pulumi.export("roots", platform.roots)
+pulumi.export("models", [m.name for m in config.models])

@@ -1,0 +1,49 @@
+"""Helm values that depend on ClusterFacts or config rather than on the catalog alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Facts = dict[str, Any]
+
+
+def _external_secrets(facts: Facts) -> dict[str, Any]:
+    identity = facts["secretStore"]["identity"]
+    if facts["secretStore"]["backend"] == "gcp-secret-manager" and identity:
+        # Workload identity: the controller's KSA impersonates the substrate's GSA; no key file.
+        return {"serviceAccount": {"annotations": {"iam.gke.io/gcp-service-account": identity}}}
+    return {}
+
+
+def _kube_prometheus_stack(facts: Facts) -> dict[str, Any]:
+    claim = {
+        "spec": {
+            "storageClassName": facts["storageClass"],
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "50Gi"}},
+        }
+    }
+    return {"prometheus": {"prometheusSpec": {"storageSpec": {"volumeClaimTemplate": claim}}}}
+
+
+def _gpu_operator(facts: Facts) -> dict[str, Any]:
+    # Operands only where GPU nodes exist; the labels select them.
+    pools = facts["gpuPools"]
+    tolerations = [
+        {"key": t["key"], "operator": "Exists", "effect": t["effect"]}
+        for t in {(t["key"], t["effect"]): t for p in pools for t in p["taints"]}.values()
+    ]
+    return {"daemonsets": {"tolerations": tolerations}} if tolerations else {}
+
+
+COMPUTED: dict[str, Callable[[Facts], dict[str, Any]]] = {
+    "external-secrets": _external_secrets,
+    "kube-prometheus-stack": _kube_prometheus_stack,
+    "gpu-operator": _gpu_operator,
+}
+
+
+def computed_values(component: str, facts: Facts) -> dict[str, Any]:
+    fn = COMPUTED.get(component)
+    return fn(facts) if fn else {}

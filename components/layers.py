@@ -1,0 +1,161 @@
+"""What each layer's root carries: child Applications for catalog charts and for
+first-party manifests, plus the AppProject that fences the layer in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from components.applications import (
+    ROOTS_PROJECT,
+    app_project,
+    application,
+    chart_source,
+    manifests_source,
+)
+from components.catalog import CatalogEntry, load_catalog, manifests_chart
+from components.computed_values import computed_values
+from components.config import StackConfig
+from components.serving.vllm import render_vllm
+from components.serving.vllm import settings as vllm_settings
+from components.values import deep_merge
+
+MODEL_WAVE = 10
+SECRET_STORE_WAVE = 0
+
+# Cluster-scoped kinds each layer's upstream charts need; nothing else is allowed.
+PLATFORM_CLUSTER_KINDS = [
+    {"group": "", "kind": "Namespace"},
+    {"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"},
+    {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
+    {"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"},
+    {"group": "admissionregistration.k8s.io", "kind": "MutatingWebhookConfiguration"},
+    {"group": "admissionregistration.k8s.io", "kind": "ValidatingWebhookConfiguration"},
+    {"group": "apiregistration.k8s.io", "kind": "APIService"},
+    {"group": "scheduling.k8s.io", "kind": "PriorityClass"},
+    {"group": "node.k8s.io", "kind": "RuntimeClass"},
+    {"group": "nvidia.com", "kind": "ClusterPolicy"},
+    {"group": "external-secrets.io", "kind": "ClusterSecretStore"},
+]
+SERVING_CLUSTER_KINDS = [{"group": "", "kind": "Namespace"}]
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    project: dict[str, Any]
+    children: list[dict[str, Any]]
+
+
+def _enabled_entries(cfg: StackConfig, facts: dict[str, Any], layer: str) -> list[CatalogEntry]:
+    entries = [
+        e
+        for e in load_catalog().values()
+        if e.layer == layer and cfg.enabled(e.name) and e.applies(facts["gpuStack"], cfg.secrets.backend)
+    ]
+    return sorted(entries, key=lambda e: (e.wave, e.name))
+
+
+def _chart_child(entry: CatalogEntry, cfg: StackConfig, facts: dict[str, Any], owned: set[str]) -> dict[str, Any]:
+    values = deep_merge(entry.values, computed_values(entry.name, facts), cfg.overrides(entry.name))
+    return application(
+        entry.name,
+        project=entry.layer,
+        namespace=entry.namespace,
+        source=chart_source(entry.chart, values, entry.name),
+        argocd_namespace=cfg.argocd.namespace,
+        wave=entry.wave,
+        # A namespace Pulumi created for bootstrap secrets is Pulumi's, never shared with Argo CD.
+        create_namespace=entry.namespace not in owned,
+        server_side_apply=entry.server_side_apply,
+        labels={"inference-platform/layer": entry.layer},
+    )
+
+
+def secret_store(facts: dict[str, Any]) -> dict[str, Any]:
+    """The ClusterSecretStore External Secrets reads the cloud secret manager through."""
+    store = facts["secretStore"]
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ClusterSecretStore",
+        "metadata": {"name": "cloud-secrets", "labels": {"app.kubernetes.io/part-of": "inference-platform"}},
+        "spec": {"provider": {"gcpsm": {"projectID": store["project"]}}},
+    }
+
+
+def platform_children(cfg: StackConfig, facts: dict[str, Any], owned: set[str]) -> list[dict[str, Any]]:
+    entries = _enabled_entries(cfg, facts, "platform")
+    children = [_chart_child(e, cfg, facts, owned) for e in entries]
+    if cfg.secrets.backend == "external-secrets" and cfg.enabled("external-secrets"):
+        children.append(
+            application(
+                "secret-store",
+                project="platform",
+                namespace="external-secrets",
+                source=manifests_source([secret_store(facts)], "secret-store"),
+                argocd_namespace=cfg.argocd.namespace,
+                wave=SECRET_STORE_WAVE,
+                create_namespace=False,
+                labels={"inference-platform/layer": "platform"},
+            )
+        )
+    return children
+
+
+def serving_children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
+    namespace = vllm_settings()["namespace"]
+    return [
+        application(
+            f"model-{model.name}",
+            project="serving",
+            namespace=namespace,
+            source=manifests_source(render_vllm(model, facts, namespace), f"model-{model.name}"),
+            argocd_namespace=cfg.argocd.namespace,
+            wave=MODEL_WAVE,
+            labels={"inference-platform/layer": "serving", "inference-platform/model": model.name},
+        )
+        for model in cfg.models
+    ]
+
+
+def _project(layer: str, children: list[dict[str, Any]], cfg: StackConfig) -> dict[str, Any]:
+    repos = [c["spec"]["source"]["repoURL"] for c in children] + [manifests_chart().repo_url]
+    namespaces = [c["spec"]["destination"]["namespace"] for c in children]
+    if layer == "platform":
+        # kube-system: charts that install into it (e.g. KEDA's auth reader RoleBinding).
+        namespaces.append("kube-system")
+    kinds = PLATFORM_CLUSTER_KINDS if layer == "platform" else SERVING_CLUSTER_KINDS
+    return app_project(
+        layer,
+        description=f"inference-platform {layer} layer",
+        source_repos=repos,
+        namespaces=namespaces or [vllm_settings()["namespace"]],
+        cluster_resources=kinds,
+        argocd_namespace=cfg.argocd.namespace,
+    )
+
+
+def roots_project(cfg: StackConfig) -> dict[str, Any]:
+    """Roots may only create Applications in the Argo CD namespace, from the manifests chart."""
+    return app_project(
+        ROOTS_PROJECT,
+        description="inference-platform roots: one app-of-apps per layer",
+        source_repos=[manifests_chart().repo_url],
+        namespaces=[cfg.argocd.namespace],
+        cluster_resources=[],
+        namespace_resources=[{"group": "argoproj.io", "kind": "Application"}],
+        argocd_namespace=cfg.argocd.namespace,
+    )
+
+
+def build_layers(cfg: StackConfig, facts: dict[str, Any], owned_namespaces: set[str]) -> list[Layer]:
+    """Every layer of the profile with its project and children; pure."""
+    builders = {
+        "platform": lambda: platform_children(cfg, facts, owned_namespaces),
+        "serving": lambda: serving_children(cfg, facts),
+    }
+    layers = []
+    for name in cfg.layers:
+        children = builders[name]()
+        layers.append(Layer(name=name, project=_project(name, children, cfg), children=children))
+    return layers

@@ -1,0 +1,1 @@
+"""Renderers of model-serving manifests, one module per engine."""

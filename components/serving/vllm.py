@@ -1,0 +1,268 @@
+"""Raw vLLM: a ModelSpec becomes Deployment, Service, cache volume, PodMonitor, PDB, ScaledObject.
+
+The lowest serving abstraction: every operational concern is visible in these objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.catalog import load_data
+from components.config.modelspec import ModelSpec, source_scheme
+from components.serving.scaling import scaled_object
+
+CACHE_MOUNT = "/models/cache"
+SOURCE_MOUNT = "/models/src"
+UID = 1000
+
+
+def settings() -> dict[str, Any]:
+    return load_data("serving/vllm.yaml")
+
+
+def labels(model: ModelSpec) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "vllm",
+        "app.kubernetes.io/instance": model.name,
+        "app.kubernetes.io/component": "model-server",
+        "app.kubernetes.io/part-of": "inference-platform",
+    }
+
+
+def selector(model: ModelSpec) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": model.name}
+
+
+def image(model: ModelSpec) -> str:
+    return model.image or settings()["images"]["gpu" if model.gpus else "cpu"]
+
+
+def model_location(model: ModelSpec) -> tuple[str, list[str]]:
+    """What --model points at, and the extra flags its source needs."""
+    scheme = source_scheme(model.source)
+    rest = model.source.split("://", 1)[1]
+    if scheme == "hf":
+        return rest, []
+    if scheme == "s3":
+        # Streams safetensors straight from object storage; no copy on local disk.
+        return model.source, ["--load-format", "runai_streamer"]
+    if scheme == "pvc":
+        path = rest.split("/", 1)[1] if "/" in rest else ""
+        return f"{SOURCE_MOUNT}/{path}".rstrip("/"), []
+    # oci:// modelcar: the image's /models directory, mounted as an image volume.
+    return f"{SOURCE_MOUNT}/models", []
+
+
+def engine_args(model: ModelSpec, port: int) -> list[str]:
+    location, source_flags = model_location(model)
+    args = ["--model", location, "--served-model-name", model.name, "--host", "0.0.0.0", "--port", str(port)]
+    args += source_flags
+    if model.task == "embedding":
+        args += ["--runner", "pooling"]
+    if model.gpus > 1:
+        args += ["--tensor-parallel-size", str(model.gpus)]
+    if model.prefix_caching and model.task == "text":
+        args.append("--enable-prefix-caching")
+    if model.max_model_len:
+        args += ["--max-model-len", str(model.max_model_len)]
+    if model.adapters:
+        args += ["--enable-lora", "--lora-modules"]
+        args += [f"{a.name}={a.source.removeprefix('hf://')}" for a in model.adapters]
+    return args + list(model.engine_args)
+
+
+def _gpu_pool(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any] | None:
+    if not model.gpus:
+        return None
+    for pool in facts["gpuPools"]:
+        if pool["accelerator"] == model.gpu_type:
+            return pool
+    raise ValueError(f"model {model.name}: no GPU pool with accelerator {model.gpu_type!r}")
+
+
+def cache_volume(model: ModelSpec, facts: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The model cache: one PVC shared by all replicas where storage allows, else per pod.
+
+    A ReadWriteOnce claim cannot follow replicas onto several nodes, so a model that may
+    scale past one replica on such storage gets a per-pod ephemeral claim instead.
+    """
+    claim_spec = {
+        "accessModes": ["ReadWriteMany" if facts["storageShared"] else "ReadWriteOnce"],
+        "storageClassName": facts["storageClass"],
+        "resources": {"requests": {"storage": model.resources.cache_size}},
+    }
+    if facts["storageShared"] or model.replicas.max == 1:
+        pvc = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": f"{model.name}-cache", "labels": labels(model)},
+            "spec": claim_spec,
+        }
+        return {"name": "cache", "persistentVolumeClaim": {"claimName": f"{model.name}-cache"}}, [pvc]
+    template = {"metadata": {"labels": labels(model)}, "spec": claim_spec}
+    return {"name": "cache", "ephemeral": {"volumeClaimTemplate": template}}, []
+
+
+def source_volume(model: ModelSpec) -> dict[str, Any] | None:
+    scheme = source_scheme(model.source)
+    rest = model.source.split("://", 1)[1]
+    if scheme == "pvc":
+        return {"name": "source", "persistentVolumeClaim": {"claimName": rest.split("/", 1)[0], "readOnly": True}}
+    if scheme == "oci":
+        return {"name": "source", "image": {"reference": rest, "pullPolicy": "IfNotPresent"}}
+    return None
+
+
+def _env(model: ModelSpec) -> list[dict[str, Any]]:
+    env = [
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "HF_HOME", "value": f"{CACHE_MOUNT}/hf"},
+        {"name": "VLLM_CACHE_ROOT", "value": f"{CACHE_MOUNT}/vllm"},
+        {"name": "XDG_CACHE_HOME", "value": "/tmp/.cache"},
+        {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
+        {"name": "DO_NOT_TRACK", "value": "1"},
+    ]
+    if not model.gpus:
+        env.append({"name": "VLLM_CPU_KVCACHE_SPACE", "value": "2"})
+    if model.hf_token_secret:
+        ref = {"name": model.hf_token_secret, "key": "HF_TOKEN"}
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": ref}})
+    return env
+
+
+def _resources(model: ModelSpec) -> dict[str, Any]:
+    res = {"cpu": model.resources.cpu, "memory": model.resources.memory}
+    limits = dict(res)
+    if model.gpus:
+        limits["nvidia.com/gpu"] = str(model.gpus)
+        res = {**res, "nvidia.com/gpu": str(model.gpus)}
+    return {"requests": res, "limits": limits}
+
+
+def deployment(model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any]) -> dict[str, Any]:
+    cfg = settings()
+    port = cfg["port"]
+    probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
+    volumes = [
+        cache,
+        {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+        # vLLM workers exchange tensors through shared memory.
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
+    ]
+    mounts = [
+        {"name": "cache", "mountPath": CACHE_MOUNT},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "shm", "mountPath": "/dev/shm"},
+    ]
+    source = source_volume(model)
+    if source:
+        volumes.append(source)
+        mounts.append({"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True})
+    container = {
+        "name": "vllm",
+        "image": image(model),
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
+        "args": engine_args(model, port),
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "env": _env(model),
+        "resources": _resources(model),
+        "volumeMounts": mounts,
+        # Model download and load happen before /health answers: a long startup budget,
+        # then tight liveness so a wedged engine is restarted.
+        "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": cfg["startupSeconds"] // 10},
+        "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+        "livenessProbe": {**probe, "periodSeconds": 30, "failureThreshold": 3},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    pod_spec: dict[str, Any] = {
+        "serviceAccountName": model.name,
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "fsGroup": UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationGracePeriodSeconds": 60,
+        "containers": [container],
+        "volumes": volumes,
+    }
+    pool = _gpu_pool(model, facts)
+    if pool:
+        pod_spec["nodeSelector"] = dict(pool["labels"])
+        pod_spec["tolerations"] = [
+            {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]} for t in pool["taints"]
+        ]
+    single_claim = "persistentVolumeClaim" in cache and cache["persistentVolumeClaim"]
+    shared = facts["storageShared"]
+    strategy = (
+        {"type": "Recreate"}
+        if single_claim and not shared
+        else {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": model.name, "labels": labels(model)},
+        # No replicas field: KEDA owns the replica count, Argo CD must not fight it.
+        "spec": {
+            "selector": {"matchLabels": selector(model)},
+            "strategy": strategy,
+            "template": {"metadata": {"labels": labels(model)}, "spec": pod_spec},
+        },
+    }
+
+
+def render_vllm(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
+    """Every object one raw-vLLM model needs, namespaced into `namespace`."""
+    cfg = settings()
+    cache, claims = cache_volume(model, facts)
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": model.name, "labels": labels(model)},
+            "automountServiceAccountToken": False,
+        },
+        *claims,
+        deployment(model, facts, cache),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": model.name, "labels": labels(model)},
+            "spec": {
+                "type": "ClusterIP",
+                "selector": selector(model),
+                "ports": [{"name": "http", "port": cfg["port"], "targetPort": "http", "protocol": "TCP"}],
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": model.name, "labels": labels(model)},
+            "spec": {"selector": {"matchLabels": selector(model)}, "maxUnavailable": 1},
+        },
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PodMonitor",
+            "metadata": {"name": model.name, "labels": labels(model)},
+            "spec": {
+                "selector": {"matchLabels": selector(model)},
+                "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+            },
+        },
+        scaled_object(model, namespace, cfg["prometheus"], labels(model)),
+    ]
+    for obj in objects:
+        obj["metadata"]["namespace"] = namespace
+    return objects
