@@ -24,6 +24,12 @@ PROJECT = "inference-platform"
 # `secure:` value, and every secret a stack needs but does not hold yet, becomes one of these.
 PLACEHOLDERS = {
     "sopsAgeKey": "AGE-SECRET-KEY-1RENDERPLACEHOLDER0000000000000000000000000000000000000000000",
+    "supervisorKubeconfig": (
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: supervisor\n  cluster:\n"
+        "    server: https://supervisor.example.invalid:6443\ncontexts:\n- name: supervisor\n"
+        "  context:\n    cluster: supervisor\n    user: supervisor\ncurrent-context: supervisor\n"
+        "users:\n- name: supervisor\n  user:\n    token: placeholder\n"
+    ),
     "kubeconfig": (
         "apiVersion: v1\nkind: Config\nclusters:\n- name: existing\n  cluster:\n"
         "    server: https://kubernetes.example.invalid:6443\ncontexts:\n- name: existing\n"
@@ -55,6 +61,8 @@ def _needed_secrets(values: dict[str, Any]) -> set[str]:
     need = set()
     if substrate == "existing":
         need.add("kubeconfig")
+    if substrate == "vks":
+        need.add("supervisorKubeconfig")
     if backend == "sops" and substrate != "kind":
         need.add("sopsAgeKey")
     return need

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
 
@@ -11,12 +12,30 @@ from components.config.base import GpuPoolSpec, Strict
 from components.config.common import SubstrateBase, cidr, unique_pool_names
 
 GCP_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+GCP_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
+# The node pool every cluster has; a GPU pool of the same name would collide with it.
+SYSTEM_POOL_NAME = "system"
+
+
+def machine_type(value: str) -> str:
+    if not GCP_MACHINE_TYPE.match(value):
+        raise ValueError(f"{value!r} is not a Compute Engine machine type such as e2-standard-4")
+    return value
 
 
 class GkeSystemPool(Strict):
+    """CPU nodes for the platform itself. Node counts are per zone: a regional pool spans
+    the region's zones (usually three), so minNodes 1 keeps one node in each."""
+
     machine_type: str = "e2-standard-4"
     min_nodes: int = Field(default=1, ge=0, le=100)
     max_nodes: int = Field(default=3, ge=1, le=100)
+    disk_size_gb: int = Field(default=100, ge=20, le=2000)
+
+    @field_validator("machine_type")
+    @classmethod
+    def _machine(cls, value: str) -> str:
+        return machine_type(value)
 
     @model_validator(mode="after")
     def _bounds(self) -> GkeSystemPool:
@@ -26,17 +45,36 @@ class GkeSystemPool(Strict):
 
 
 class GkeGpuPool(GpuPoolSpec):
+    """A GPU node pool. Node counts are totals over the pool's zones, so GPU quota and cost
+    stay what the numbers say; minNodes 0 lets the pool scale to nothing when idle."""
+
     machine_type: str = "g2-standard-8"
     min_nodes: int = Field(default=0, ge=0, le=100)
     max_nodes: int = Field(default=2, ge=1, le=100)
     spot: bool = False
+    # GKE installs the driver itself: DEFAULT or LATEST of the node image's driver branch.
     driver_version: Literal["DEFAULT", "LATEST"] = "LATEST"
+    disk_size_gb: int = Field(default=200, ge=50, le=4000)
     zones: list[str] = Field(default_factory=list, description="node locations; empty = the region's zones")
+
+    @field_validator("machine_type")
+    @classmethod
+    def _machine(cls, value: str) -> str:
+        return machine_type(value)
+
+    @field_validator("name")
+    @classmethod
+    def _not_system(cls, value: str) -> str:
+        if value == SYSTEM_POOL_NAME:
+            raise ValueError(f"GPU pool name {value!r} is taken by the system node pool; choose another")
+        return value
 
     @model_validator(mode="after")
     def _bounds(self) -> GkeGpuPool:
         if self.min_nodes > self.max_nodes:
             raise ValueError(f"minNodes ({self.min_nodes}) is greater than maxNodes ({self.max_nodes})")
+        if len(set(self.zones)) != len(self.zones):
+            raise ValueError(f"GPU pool {self.name!r} lists a zone twice: {', '.join(self.zones)}")
         return self
 
 
@@ -48,8 +86,10 @@ class GkeSubstrate(SubstrateBase):
     node_cidr: str = "10.10.0.0/20"
     pod_cidr: str = "10.20.0.0/14"
     service_cidr: str = "10.24.0.0/20"
+    # The control plane's peered range: a /28 that no other range of the VPC uses.
     master_cidr: str = "172.16.0.0/28"
-    # Who may reach the control plane; empty keeps the public endpoint closed to all but GCP.
+    # Who may reach the control plane's public endpoint. Pulumi itself must be among them
+    # (it installs the in-cluster bootstrap); empty closes the endpoint to everything outside the VPC.
     authorized_networks: list[str] = Field(default_factory=list)
     system_pool: GkeSystemPool = GkeSystemPool()
     gpu_pools: list[GkeGpuPool] = Field(default_factory=list)
@@ -66,6 +106,13 @@ class GkeSubstrate(SubstrateBase):
     def _cidrs(cls, value: str) -> str:
         return cidr(value)
 
+    @field_validator("master_cidr")
+    @classmethod
+    def _master(cls, value: str) -> str:
+        if ipaddress.ip_network(value).prefixlen != 28:
+            raise ValueError(f"masterCidr {value!r} must be a /28 (GKE's private control plane range)")
+        return value
+
     @field_validator("authorized_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -74,4 +121,24 @@ class GkeSubstrate(SubstrateBase):
     @model_validator(mode="after")
     def _pools(self) -> GkeSubstrate:
         unique_pool_names(self.gpu_pools)
+        for pool in self.gpu_pools:
+            foreign = [z for z in pool.zones if not re.fullmatch(rf"{re.escape(self.region)}-[a-z]", z)]
+            if foreign:
+                raise ValueError(
+                    f"GPU pool {pool.name!r} zones {', '.join(foreign)} are not zones of region {self.region}"
+                )
+        self._disjoint_ranges()
         return self
+
+    def _disjoint_ranges(self) -> None:
+        ranges = {
+            "nodeCidr": self.node_cidr,
+            "podCidr": self.pod_cidr,
+            "serviceCidr": self.service_cidr,
+            "masterCidr": self.master_cidr,
+        }
+        keys = list(ranges)
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                if ipaddress.ip_network(ranges[a]).overlaps(ipaddress.ip_network(ranges[b])):
+                    raise ValueError(f"{a} {ranges[a]} overlaps {b} {ranges[b]}; the ranges must be disjoint")

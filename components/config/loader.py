@@ -48,7 +48,8 @@ def format_errors(err: ValidationError) -> str:
         if e["type"] == "extra_forbidden":
             msg = "unknown key (not in the schema; see docs/config.md)"
         elif e["type"] == "union_tag_invalid":
-            msg = f"unknown substrate {e['input']!r}; allowed: gke, hetzner, vks, kind, existing"
+            tag = (e.get("ctx") or {}).get("tag", e["input"])
+            msg = f"unknown substrate {tag!r}; allowed: gke, hetzner, vks, kind, existing"
         elif e["type"] == "literal_error":
             msg = f"{e['input']!r} is not allowed; {msg[0].lower()}{msg[1:]}"
         lines.append(f"  {key}: {msg}")

@@ -13,7 +13,7 @@ from components.config.substrates import SubstrateConfig
 
 # Top-level keys that hold secret values. Pulumi marks secrecy per top-level key, so a
 # secret never sits inside an object: it gets a key of its own.
-SECRET_KEYS = ("kubeconfig", "sopsAgeKey")
+SECRET_KEYS = ("kubeconfig", "sopsAgeKey", "supervisorKubeconfig")
 
 
 class ArgoCdConfig(Strict):
@@ -46,6 +46,7 @@ class StackConfig(Strict):
     models: list[ModelSpec] = Field(default_factory=list)
     kubeconfig: SecretStr | None = None
     sops_age_key: SecretStr | None = None
+    supervisor_kubeconfig: SecretStr | None = None
 
     @field_validator("components")
     @classmethod
@@ -81,6 +82,11 @@ class StackConfig(Strict):
                              "(pulumi config set --secret inference-platform:kubeconfig < file)")
         if kind != "existing" and self.kubeconfig is not None:
             raise ValueError(f"kubeconfig is only read for substrate 'existing'; substrate {kind!r} makes its own")
+        if (kind == "vks") != (self.supervisor_kubeconfig is not None):
+            raise ValueError(
+                "supervisorKubeconfig is required for substrate 'vks' and read by no other substrate "
+                "(pulumi config set --secret inference-platform:supervisorKubeconfig < supervisor-kubeconfig)"
+            )
         backend = self.secrets.backend
         if backend == "external-secrets" and kind != "gke":
             raise ValueError(
@@ -100,7 +106,11 @@ class StackConfig(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
-        pools = {p.accelerator: p for p in getattr(self.substrate, "gpu_pools", [])}
+        declared = list(getattr(self.substrate, "gpu_pools", []))
+        pools = {p.accelerator: p for p in declared}
+        if len(pools) != len(declared):
+            # Models pick their pool by accelerator, so two pools of one type would be ambiguous.
+            raise ValueError("substrate.gpuPools: each pool needs its own accelerator type")
         for i, model in enumerate(self.models):
             if model.gpus == 0:
                 continue
