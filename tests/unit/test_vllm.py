@@ -1,0 +1,139 @@
+"""Raw vLLM renderer: pure ModelSpec + facts -> manifests."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config.modelspec import ModelSpec
+from components.serving.vllm import engine_args, render_vllm
+
+FACTS = {
+    "gpuPools": [
+        {
+            "name": "l4",
+            "accelerator": "nvidia-l4",
+            "count": 2,
+            "labels": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
+            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}],
+        }
+    ],
+    "storageClass": "standard-rwo",
+    "storageShared": False,
+}
+
+
+def model(**overrides) -> ModelSpec:
+    base = {"name": "qwen", "source": "hf://Qwen/Qwen2.5-7B-Instruct", "gpus": 1, "gpuType": "nvidia-l4"}
+    return ModelSpec.model_validate(base | overrides)
+
+
+def by_kind(objects):
+    return {o["kind"]: o for o in objects}
+
+
+def test_gpu_model_renders_every_object_in_its_namespace():
+    objs = render_vllm(model(), FACTS, "inference")
+    kinds = sorted(o["kind"] for o in objs)
+    assert kinds == sorted(
+        ["ServiceAccount", "PersistentVolumeClaim", "Deployment", "Service", "PodDisruptionBudget", "PodMonitor",
+         "ScaledObject"]
+    )
+    assert {o["metadata"]["namespace"] for o in objs} == {"inference"}
+
+
+def test_gpu_scheduling_comes_from_the_pool_facts():
+    pod = by_kind(render_vllm(model(gpus=2), FACTS, "inference"))["Deployment"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "2"
+    assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+    assert pod["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
+    ]
+    assert "--tensor-parallel-size" in container["args"]
+
+
+def test_probes_hit_the_openai_server_health_endpoint():
+    container = by_kind(render_vllm(model(), FACTS, "ns"))["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    assert container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"] >= 600
+
+
+def test_container_is_locked_down():
+    pod = by_kind(render_vllm(model(), FACTS, "ns"))["Deployment"]["spec"]["template"]["spec"]
+    sc = pod["containers"][0]["securityContext"]
+    assert sc["readOnlyRootFilesystem"] and sc["runAsNonRoot"] and not sc["allowPrivilegeEscalation"]
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_deployment_leaves_replicas_to_keda():
+    objs = by_kind(render_vllm(model(replicas={"min": 2, "max": 5}), FACTS, "ns"))
+    assert "replicas" not in objs["Deployment"]["spec"]
+    spec = objs["ScaledObject"]["spec"]
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (2, 5)
+
+
+def test_cpu_model_uses_the_cpu_image_and_no_gpu():
+    objs = by_kind(render_vllm(model(gpus=0, gpuType=None), FACTS, "ns"))
+    pod = objs["Deployment"]["spec"]["template"]["spec"]
+    assert "cpu" in pod["containers"][0]["image"]
+    assert "nvidia.com/gpu" not in pod["containers"][0]["resources"]["limits"]
+    assert "nodeSelector" not in pod and "tolerations" not in pod
+
+
+def test_single_replica_on_rwo_storage_gets_one_claim_and_recreate():
+    objs = by_kind(render_vllm(model(replicas={"min": 1, "max": 1}), FACTS, "ns"))
+    assert objs["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert objs["Deployment"]["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_scaling_model_on_rwo_storage_gets_per_pod_cache():
+    objs = by_kind(render_vllm(model(replicas={"min": 1, "max": 3}), FACTS, "ns"))
+    assert "PersistentVolumeClaim" not in objs
+    volumes = objs["Deployment"]["spec"]["template"]["spec"]["volumes"]
+    assert "ephemeral" in next(v for v in volumes if v["name"] == "cache")
+
+
+def test_shared_storage_gets_one_rwx_claim_and_rolling_updates():
+    objs = by_kind(render_vllm(model(replicas={"min": 1, "max": 3}), FACTS | {"storageShared": True}, "ns"))
+    assert objs["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert objs["Deployment"]["spec"]["strategy"]["type"] == "RollingUpdate"
+
+
+@pytest.mark.parametrize(
+    ("source", "model_arg", "volume_key"),
+    [
+        ("hf://Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct", None),
+        ("s3://models-bucket/qwen", "s3://models-bucket/qwen", None),
+        ("pvc://model-store/qwen/7b", "/models/src/qwen/7b", "persistentVolumeClaim"),
+        ("oci://registry.example.com/models/qwen@sha256:" + "a" * 64, "/models/src/models", "image"),
+    ],
+)
+def test_each_source_scheme_reaches_the_engine(source, model_arg, volume_key):
+    objs = by_kind(render_vllm(model(source=source), FACTS, "ns"))
+    pod = objs["Deployment"]["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert args[args.index("--model") + 1] == model_arg
+    source_volumes = [v for v in pod["volumes"] if v["name"] == "source"]
+    if volume_key is None:
+        assert source_volumes == []
+    else:
+        assert volume_key in source_volumes[0]
+
+
+def test_engine_args_lora_and_task():
+    args = engine_args(model(adapters=[{"name": "sql", "source": "hf://org/sql-lora"}], engineArgs=["--seed=1"]), 8000)
+    assert args[args.index("--lora-modules") + 1] == "sql=org/sql-lora"
+    assert args[-1] == "--seed=1"
+    assert "--enable-prefix-caching" in args
+    embed = engine_args(model(task="embedding"), 8000)
+    assert embed[embed.index("--runner") + 1] == "pooling"
+    assert "--enable-prefix-caching" not in embed
+
+
+def test_hf_token_comes_from_a_secret_reference_only():
+    pod = by_kind(render_vllm(model(hfTokenSecret="hf-token"), FACTS, "ns"))["Deployment"]["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    ref = {"secretKeyRef": {"name": "hf-token", "key": "HF_TOKEN"}}
+    assert env["HF_TOKEN"] == {"name": "HF_TOKEN", "valueFrom": ref}
