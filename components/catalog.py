@@ -57,7 +57,7 @@ class CatalogEntry:
 
 def _entry(path: Path) -> CatalogEntry:
     doc = yaml.safe_load(path.read_text())
-    where = path.relative_to(PLATFORM_DIR.parent)
+    where = f"{path.parent.name}/{path.name}"
     if not isinstance(doc, dict):
         raise CatalogError(f"{where}: not a mapping")
     unknown = set(doc) - CATALOG_KEYS

@@ -15,6 +15,8 @@ GCP_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 GCP_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
 # The node pool every cluster has; a GPU pool of the same name would collide with it.
 SYSTEM_POOL_NAME = "system"
+# GKE spreads a regional cluster's nodes over three of the region's zones.
+SYSTEM_POOL_ZONES = 3
 
 
 def machine_type(value: str) -> str:
@@ -24,8 +26,8 @@ def machine_type(value: str) -> str:
 
 
 class GkeSystemPool(Strict):
-    """CPU nodes for the platform itself. Node counts are per zone: a regional pool spans
-    the region's zones (usually three), so minNodes 1 keeps one node in each."""
+    """CPU nodes for the platform itself. Node counts are totals over the pool's zones; the
+    pool starts with one node in each of the three zones GKE spreads a regional cluster over."""
 
     machine_type: str = "e2-standard-4"
     min_nodes: int = Field(default=1, ge=0, le=100)
@@ -41,6 +43,11 @@ class GkeSystemPool(Strict):
     def _bounds(self) -> GkeSystemPool:
         if self.min_nodes > self.max_nodes:
             raise ValueError(f"minNodes ({self.min_nodes}) is greater than maxNodes ({self.max_nodes})")
+        if self.max_nodes < SYSTEM_POOL_ZONES:
+            raise ValueError(
+                f"maxNodes ({self.max_nodes}) is below {SYSTEM_POOL_ZONES}: the pool starts with one node "
+                f"in each of the {SYSTEM_POOL_ZONES} zones of a regional cluster"
+            )
         return self
 
 

@@ -55,7 +55,8 @@ class HetznerSubstrate(SubstrateBase):
     network_zone: Literal["eu-central", "us-east", "us-west", "ap-southeast"] = "eu-central"
     network_cidr: str = "10.0.0.0/16"
     subnet_cidr: str = "10.0.1.0/24"
-    k3s_version: str = "v1.33.4+k3s1"
+    # Explicit alias: the camelCase generator would make it "k3SVersion".
+    k3s_version: str = Field(default="v1.33.4+k3s1", alias="k3sVersion")
     control_plane_type: str = "cpx31"
     load_balancer_type: str = "lb11"
     workers: HetznerWorkers = HetznerWorkers()

@@ -88,9 +88,6 @@ def load_stack_config() -> StackConfig:
     merged = dict(runtime_config.get_config_env())
     merged.update(runtime_config.CONFIG.get())
     values = {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
-    secrets = {
-        k[len(prefix):]
-        for k in values.keys() | set()
-        if runtime_config.is_config_secret(prefix + k)
-    } | {k[len(prefix):] for k in runtime_config.get_config_secret_keys_env() if k.startswith(prefix)}
+    secrets = {k for k in values if runtime_config.is_config_secret(prefix + k)}
+    secrets |= {k[len(prefix):] for k in runtime_config.get_config_secret_keys_env() if k.startswith(prefix)}
     return parse_stack_config(values, secrets)

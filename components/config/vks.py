@@ -120,7 +120,9 @@ class VksSubstrate(SubstrateBase):
             if len(name) > 63:
                 raise ValueError(f"VM class name {name!r} (clusterName-poolName) is longer than 63 characters")
         if self.gpu_pools and self.node_os != "ubuntu":
-            raise ValueError("gpuPools need nodeOs 'ubuntu': the GPU Operator's vGPU guest driver does not run on photon")
+            raise ValueError(
+                "gpuPools need nodeOs 'ubuntu': the GPU Operator's vGPU guest driver does not run on photon"
+            )
         self._check_networks()
         return self
 

@@ -251,3 +251,26 @@ def test_plain_text_secret_is_refused():
 
 def test_at_least_twenty_distinct_bad_inputs():
     assert len({b[0] for b in BAD}) >= 20
+
+
+def test_load_reads_the_runtime_config_and_its_secret_marks():
+    import pulumi
+
+    from components.config import load_stack_config
+
+    kubeconfig = "apiVersion: v1\nkind: Config\n"
+    base = {
+        "inference-platform:substrate": '{"kind": "existing"}',
+        "inference-platform:kubeconfig": kubeconfig,
+        "inference-platform:sopsAgeKey": AGE,
+        "gcp:project": "not-ours",
+    }
+    try:
+        pulumi.runtime.set_all_config(base, ["inference-platform:kubeconfig", "inference-platform:sopsAgeKey"])
+        cfg = load_stack_config()
+        assert cfg.kubeconfig.get_secret_value() == kubeconfig.strip()
+        pulumi.runtime.set_all_config(base, ["inference-platform:sopsAgeKey"])
+        with pytest.raises(ConfigError, match="inference-platform:kubeconfig: must be a secret"):
+            load_stack_config()
+    finally:
+        pulumi.runtime.set_all_config({}, [])

@@ -1,0 +1,249 @@
+"""Hetzner substrate: config validation and the pure text (cloud-init, join command, kubeconfig)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from components.config.hetzner import HetznerSubstrate
+from substrate import hetzner_k3s as k3s
+from substrate.hetzner import admin_rules, gpu_pools, placement_groups
+
+TOKEN = "T0ken" * 8
+LB_IP = "203.0.113.7"
+
+
+def spec(**overrides) -> HetznerSubstrate:
+    values = {"kind": "hetzner", "adminCidrs": ["198.51.100.0/24"], **overrides}
+    return HetznerSubstrate.model_validate(values)
+
+
+def gpu_spec() -> HetznerSubstrate:
+    return spec(
+        vswitchId=4711,
+        gpuPools=[
+            {"name": "l4", "accelerator": "nvidia-l4", "labels": {"tier": "gold"}},
+            {"name": "h100", "accelerator": "nvidia-h100", "count": 8},
+        ],
+    )
+
+
+def script_of(user_data: str) -> str:
+    assert user_data.startswith("#cloud-config\n")
+    doc = yaml.safe_load(user_data)
+    assert doc["runcmd"] == [[k3s.INSTALL_SCRIPT]]
+    return files_of(user_data)[k3s.INSTALL_SCRIPT]["content"]
+
+
+def files_of(user_data: str) -> dict[str, dict]:
+    return {f["path"]: f for f in yaml.safe_load(user_data)["write_files"]}
+
+
+def install_line(script: str) -> str:
+    (line,) = [line for line in script.splitlines() if line.startswith("curl ")]
+    return line
+
+
+def assert_shell_syntax(text: str) -> None:
+    sh = shutil.which("sh")
+    if sh is None:
+        pytest.skip("no sh to check the syntax with")
+    result = subprocess.run([sh, "-n"], input=text, text=True, capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+# --- config ---------------------------------------------------------------------------------
+
+
+def test_defaults_are_a_small_cpu_cluster():
+    s = spec()
+    assert (s.location, s.network_zone, s.k3s_version) == ("fsn1", "eu-central", "v1.33.4+k3s1")
+    assert (s.workers.count, s.load_balancer_type, s.gpu_pools) == (2, "lb11", [])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"adminCidrs": []}, "adminCidrs is empty"),
+        ({"adminCidrs": ["not-a-range"]}, "'not-a-range' is not a CIDR range"),
+        ({"location": "ash"}, "location ash is in network zone us-east"),
+        ({"k3sVersion": "latest"}, "'latest' is not a pinned k3s release"),
+        ({"subnetCidr": "10.1.0.0/24"}, "subnetCidr 10.1.0.0/24 is not inside networkCidr"),
+        ({"subnetCidr": "10.0.1.0/29"}, "smaller than a /28"),
+        ({"networkCidr": "10.0.0.0/8", "subnetCidr": "10.0.1.0/24"}, "overlaps k3s' pod/service range"),
+        ({"networkCidr": "fd00::/48"}, "is not an IPv4 range"),
+        ({"workers": {"count": 0}}, "greater than or equal to 1"),
+        ({"controlPlaneType": "CPX 31"}, "is not an hcloud type or image name"),
+        ({"gpuPools": [{"name": "l4", "accelerator": "nvidia-l4"}]}, "vswitchId is not set"),
+        ({"vswitchId": 1, "vswitchSubnetCidr": "10.0.1.0/25"}, "overlaps subnetCidr"),
+        ({"vswitchId": 1, "vswitchSubnetCidr": "10.9.0.0/24", "networkCidr": "10.0.0.0/16"}, "is not inside"),
+    ],
+)
+def test_bad_config_names_the_input(overrides, message):
+    with pytest.raises(ValidationError, match=message):
+        spec(**overrides)
+
+
+def test_location_and_matching_zone_pass():
+    assert spec(location="ash", networkZone="us-east").network_zone == "us-east"
+
+
+# --- addresses, firewall, placement ---------------------------------------------------------
+
+
+def test_fixed_private_addresses_sit_at_the_top_of_the_subnet():
+    assert k3s.private_addresses("10.0.1.0/24") == k3s.PrivateAddresses("10.0.1.252", "10.0.1.253")
+    assert k3s.private_addresses("10.0.1.0/28").api_url == "https://10.0.1.13:6443"
+
+
+def test_admin_rules_open_ssh_and_api_to_admins_only():
+    rules = admin_rules(["198.51.100.0/24", "2001:db8::/32"])
+    assert sorted(r.port for r in rules) == ["22", "6443"]
+    assert all(r.direction == "in" and r.protocol == "tcp" for r in rules)
+    assert all(r.source_ips == ["198.51.100.0/24", "2001:db8::/32"] for r in rules)
+    assert admin_rules([]) == []
+
+
+@pytest.mark.parametrize(("count", "sizes"), [(1, [1]), (10, [10]), (11, [10, 1]), (25, [10, 10, 5])])
+def test_workers_are_spread_over_groups_of_ten(count, sizes):
+    groups = placement_groups(count)
+    assert [len(g) for g in groups] == sizes
+    assert [i for g in groups for i in g] == list(range(count))
+
+
+# --- cloud-init ------------------------------------------------------------------------------
+
+
+def test_server_user_data_installs_the_pinned_k3s_server():
+    user_data = k3s.server_user_data(spec(k3sVersion="v1.32.7+k3s1"), lb_public_ip=LB_IP, token=TOKEN)
+    line = install_line(script_of(user_data))
+    assert "INSTALL_K3S_VERSION=v1.32.7+k3s1 " in line
+    assert "sh -s - server " in line
+    for flag in (
+        f"--tls-san {LB_IP}",
+        "--tls-san 10.0.1.253",
+        "--disable traefik",
+        "--disable servicelb",
+        '--flannel-iface "$IFACE"',
+        '--node-ip "$NODE_IP"',
+        "--node-taint CriticalAddonsOnly=true:NoExecute",
+        "--secrets-encryption",
+        f"--kube-apiserver-arg audit-log-path={k3s.AUDIT_LOG}",
+        f"--kube-apiserver-arg audit-policy-file={k3s.AUDIT_POLICY_FILE}",
+    ):
+        assert flag in line
+
+
+def test_server_user_data_keeps_the_token_in_a_private_file():
+    user_data = k3s.server_user_data(spec(), lb_public_ip=LB_IP, token=TOKEN)
+    files = files_of(user_data)
+    assert files[k3s.TOKEN_FILE] == {"path": k3s.TOKEN_FILE, "permissions": "0600", "content": TOKEN + "\n"}
+    assert TOKEN not in script_of(user_data)
+    assert f"K3S_TOKEN_FILE={k3s.TOKEN_FILE}" in install_line(script_of(user_data))
+    assert yaml.safe_load(files[k3s.AUDIT_POLICY_FILE]["content"])["rules"] == [{"level": "Metadata"}]
+
+
+def test_scripts_are_valid_shell_and_wait_for_the_private_network():
+    for user_data in (
+        k3s.server_user_data(spec(), lb_public_ip=LB_IP, token=TOKEN),
+        k3s.agent_user_data(spec(), token=TOKEN),
+    ):
+        script = script_of(user_data)
+        assert_shell_syntax(script)
+        assert "ip -o -4 addr show to 10.0.1.0/24" in script
+        assert script.index("NODE_IP=") < script.index("curl ")
+
+
+def test_agent_user_data_joins_through_the_load_balancer_private_address():
+    line = install_line(script_of(k3s.agent_user_data(spec(subnetCidr="10.0.8.0/24"), token=TOKEN)))
+    assert "K3S_URL=https://10.0.8.253:6443" in line
+    assert "INSTALL_K3S_VERSION=v1.33.4+k3s1" in line
+    assert "sh -s - agent " in line
+    assert "--tls-san" not in line and "--node-taint" not in line
+
+
+@pytest.mark.parametrize("token", ["short", "a" * 40 + "'; rm -rf /", "a" * 40 + "\n"])
+def test_unsafe_tokens_are_refused_without_echoing_them(token):
+    with pytest.raises(ValueError, match="at least 32 letters and digits") as err:
+        k3s.agent_user_data(spec(), token=token)
+    assert token not in str(err.value)
+
+
+# --- GPU join ----------------------------------------------------------------------------------
+
+
+def test_gpu_join_command_per_pool_carries_labels_taint_token_and_version():
+    s = gpu_spec()
+    text = k3s.gpu_join_commands(s, token=TOKEN)
+    lines = text.splitlines()
+    assert lines[0] == "# l4 (1x nvidia-l4)" and lines[2] == "# h100 (8x nvidia-h100)"
+    l4, h100 = lines[1], lines[3]
+    for line in (l4, h100):
+        assert f"curl -sfL {k3s.K3S_INSTALL_URL} | INSTALL_K3S_VERSION=v1.33.4+k3s1 " in line
+        assert f"K3S_URL=https://10.0.1.253:6443 K3S_TOKEN={TOKEN} sh -s - agent" in line
+        assert line.endswith("--node-taint nvidia.com/gpu=present:NoSchedule)")
+        assert "ip -o -4 addr show to 10.0.2.0/24" in line
+        assert_shell_syntax(line)
+    assert "--node-label inference-platform/gpu-pool=l4 --node-label tier=gold" in l4
+    assert "--node-label inference-platform/gpu-pool=h100 " in h100 and "tier=gold" not in h100
+
+
+def test_no_pools_no_join_command():
+    assert k3s.gpu_join_commands(spec(), token=TOKEN) == ""
+
+
+def test_fact_labels_are_the_labels_the_join_command_sets():
+    s = gpu_spec()
+    pools = gpu_pools(s)
+    assert [p.name for p in pools] == ["l4", "h100"]
+    assert pools[0].labels == {"tier": "gold", "inference-platform/gpu-pool": "l4"}
+    for pool in pools:
+        line = k3s.gpu_join_command(s, next(p for p in s.gpu_pools if p.name == pool.name), TOKEN)
+        for key, value in pool.labels.items():
+            assert f"--node-label {key}={value}" in line
+        assert [(t.key, t.value, t.effect) for t in pool.taints] == [("nvidia.com/gpu", "present", "NoSchedule")]
+
+
+# --- kubeconfig ------------------------------------------------------------------------------
+
+K3S_KUBECONFIG = """\
+apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: Q0E=
+    server: https://127.0.0.1:6443
+  name: default
+contexts:
+- context:
+    cluster: default
+    user: default
+  name: default
+current-context: default
+kind: Config
+preferences: {}
+users:
+- name: default
+  user:
+    client-certificate-data: Q0VSVA==
+    client-key-data: S0VZ
+"""
+
+
+def test_kubeconfig_points_at_the_load_balancer_and_is_named_after_the_cluster():
+    doc = yaml.safe_load(k3s.public_kubeconfig(K3S_KUBECONFIG, api_host=LB_IP, cluster_name="prod"))
+    assert doc["clusters"] == [
+        {"cluster": {"certificate-authority-data": "Q0E=", "server": f"https://{LB_IP}:6443"}, "name": "prod"}
+    ]
+    assert doc["contexts"] == [{"context": {"cluster": "prod", "user": "prod"}, "name": "prod"}]
+    assert doc["current-context"] == "prod"
+    assert doc["users"][0]["name"] == "prod"
+    assert doc["users"][0]["user"]["client-key-data"] == "S0VZ"
+
+
+def test_kubeconfig_without_clusters_is_an_error():
+    with pytest.raises(ValueError, match="has no clusters"):
+        k3s.public_kubeconfig("apiVersion: v1\nkind: Config\n", api_host=LB_IP, cluster_name="prod")

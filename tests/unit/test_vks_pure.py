@@ -1,0 +1,234 @@
+"""vks substrate without Pulumi: its config section and the pure builders of substrate/vks_manifests.py."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from pydantic import ValidationError
+
+from components.config.vks import POOL_LABEL, VksSubstrate
+from substrate import vks_manifests as m
+
+BASE = {
+    "kind": "vks",
+    "vcenterServer": "vcenter.example.com",
+    "supervisorId": "a1b2c3d4-supervisor",
+    "contentLibrary": "lib-0001",
+    "storagePolicy": "policy-0001",
+}
+L40S = {
+    "name": "l40s",
+    "accelerator": "nvidia-l40s",
+    "count": 2,
+    "vgpuProfile": "nvidia_l40s-48c",
+    "cpus": 16,
+    "memoryMib": 131072,
+    "minNodes": 0,
+    "maxNodes": 3,
+    "labels": {"team": "ml"},
+}
+A100 = {"name": "a100", "accelerator": "nvidia-a100", "vgpuProfile": "grid_a100-40c", "containerdDiskGib": 0}
+
+
+def spec(**changes) -> VksSubstrate:
+    return VksSubstrate.model_validate({**BASE, **changes})
+
+
+def deployments(manifest: dict) -> dict[str, dict]:
+    return {d["name"]: d for d in manifest["spec"]["topology"]["workers"]["machineDeployments"]}
+
+
+def overrides(deployment: dict) -> dict:
+    return {v["name"]: v["value"] for v in deployment["variables"]["overrides"]}
+
+
+# --- config -------------------------------------------------------------------------------
+
+
+def test_defaults_are_secure_and_complete():
+    s = spec()
+    assert s.allow_unverified_ssl is False
+    assert (s.cluster_name, s.namespace, s.control_plane_replicas, s.node_os) == ("inference", "inference", 3, "ubuntu")
+    assert s.gpu_pools == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"vcenterServer": "https://vc.example.com/sdk"}, "is not a host name"),
+        ({"kubernetesVersion": "v1.33.3---vmware.1-fips-vkr.1"}, "write '+' where"),
+        ({"kubernetesVersion": "latest"}, "is not a Kubernetes release version"),
+        ({"podCidr": "10.96.0.0/16"}, "overlaps serviceCidr"),
+        ({"podCidr": "192.168.0.0/22"}, "holds 4 node ranges"),
+        ({"podCidr": "banana"}, "is not a CIDR range"),
+        ({"namespace": "Inference"}, "is not a DNS label"),
+        ({"clusterClassNamespace": "Bad_NS"}, "is not a DNS label"),
+        ({"gpuPools": [{**L40S, "labels": {POOL_LABEL: "x"}}]}, "is set from the pool name"),
+        ({"gpuPools": [{**L40S, "minNodes": 4}]}, "minNodes (4) is greater than maxNodes (3)"),
+        ({"gpuPools": [{**L40S, "vgpuProfile": "a b"}]}, "is not a vGPU profile name"),
+        ({"gpuPools": [L40S, L40S]}, "repeated: l40s"),
+        ({"gpuPools": [L40S], "nodeOs": "photon"}, "gpuPools need nodeOs 'ubuntu'"),
+        ({"clusterName": "c" * 40, "gpuPools": [{**L40S, "name": "p" * 30}]}, "longer than 63 characters"),
+        ({"supervisorCluster": "domain-c8"}, "Extra inputs are not permitted"),
+    ],
+)
+def test_bad_config_is_refused_with_a_reason(changes, message):
+    with pytest.raises(ValidationError) as err:
+        spec(**changes)
+    assert message in str(err.value)
+
+
+def test_pod_range_sized_for_every_node_and_surge():
+    # 3 control plane + 2 workers + 3 GPU nodes, plus one surge node per deployment and the control plane.
+    spec(podCidr="10.244.0.0/20", gpuPools=[L40S])
+    with pytest.raises(ValidationError):
+        spec(podCidr="10.244.0.0/21", gpuPools=[L40S], workerCount=6)
+
+
+# --- names and labels ---------------------------------------------------------------------
+
+
+def test_vm_classes_are_named_per_cluster_and_carry_one_vgpu_per_gpu():
+    s = spec(gpuPools=[L40S, A100])
+    l40s, a100 = s.gpu_pools
+    assert m.vm_class_name(s, l40s) == "inference-l40s"
+    assert m.vgpu_devices(l40s) == ["nvidia_l40s-48c", "nvidia_l40s-48c"]
+    assert m.vgpu_devices(a100) == ["grid_a100-40c"]
+    assert m.namespace_vm_classes(s) == ["guaranteed-large", "best-effort-large", "inference-l40s", "inference-a100"]
+
+
+def test_namespace_binds_each_vm_class_once():
+    s = spec(controlPlaneClass="best-effort-large")
+    assert m.namespace_vm_classes(s) == ["best-effort-large"]
+
+
+def test_pool_labels_start_with_the_pool_label():
+    pool = spec(gpuPools=[L40S]).gpu_pools[0]
+    assert m.pool_labels(pool) == {POOL_LABEL: "l40s", "team": "ml"}
+
+
+def test_kubeconfig_secret_follows_cluster_api_convention():
+    assert m.kubeconfig_secret_name("inference") == "inference-kubeconfig"
+
+
+def test_decode_kubeconfig():
+    text = "apiVersion: v1\nkind: Config\n"
+    assert m.decode_kubeconfig({"value": base64.b64encode(text.encode()).decode()}, "ns/x") == text
+    with pytest.raises(ValueError, match="ns/x has no key 'value'"):
+        m.decode_kubeconfig({"other": "eA=="}, "ns/x")
+    with pytest.raises(ValueError, match="ns/x has no key 'value'"):
+        m.decode_kubeconfig(None, "ns/x")
+    with pytest.raises(ValueError, match="not base64-encoded text"):
+        m.decode_kubeconfig({"value": "not base64!"}, "ns/x")
+
+
+# --- Cluster manifest ---------------------------------------------------------------------
+
+
+def test_cluster_manifest_envelope_and_network():
+    manifest = m.cluster_manifest(spec(podCidr="172.20.0.0/16", serviceCidr="10.96.0.0/16"))
+    assert manifest["apiVersion"] == "cluster.x-k8s.io/v1beta1"
+    assert manifest["kind"] == "Cluster"
+    assert manifest["metadata"] == {
+        "name": "inference",
+        "namespace": "inference",
+        "annotations": {"pulumi.com/waitFor": "condition=Ready"},
+    }
+    assert manifest["spec"]["clusterNetwork"] == {
+        "pods": {"cidrBlocks": ["172.20.0.0/16"]},
+        "services": {"cidrBlocks": ["10.96.0.0/16"]},
+        "serviceDomain": "cluster.local",
+    }
+
+
+def test_topology_follows_config():
+    s = spec(
+        clusterClass="builtin-generic-v3.4.0",
+        kubernetesVersion="v1.33.1+vmware.1-fips",
+        controlPlaneReplicas=1,
+        controlPlaneClass="guaranteed-xlarge",
+        workerClass="best-effort-xlarge",
+        workerCount=4,
+        storageClass="fast",
+    )
+    topology = m.cluster_manifest(s)["spec"]["topology"]
+    assert topology["class"] == "builtin-generic-v3.4.0"
+    assert "classNamespace" not in topology
+    assert topology["version"] == "v1.33.1+vmware.1-fips"
+    assert topology["controlPlane"] == {
+        "replicas": 1,
+        "metadata": {"annotations": {"run.tanzu.vmware.com/resolve-os-image": "os-name=ubuntu"}},
+        "variables": {"overrides": [{"name": "vmClass", "value": "guaranteed-xlarge"}]},
+    }
+    assert topology["variables"] == [
+        {"name": "vmClass", "value": "best-effort-xlarge"},
+        {"name": "storageClass", "value": "fast"},
+        {
+            "name": "vsphereOptions",
+            "value": {"persistentVolumes": {"availableStorageClasses": ["fast"], "defaultStorageClass": "fast"}},
+        },
+    ]
+    assert deployments(m.cluster_manifest(s)) == {
+        "cpu": {
+            "class": "node-pool",
+            "name": "cpu",
+            "replicas": 4,
+            "metadata": {"annotations": {"run.tanzu.vmware.com/resolve-os-image": "os-name=ubuntu"}},
+        }
+    }
+
+
+def test_class_namespace_is_set_when_configured():
+    topology = m.cluster_manifest(spec(clusterClassNamespace="vmware-system-vks-public"))["spec"]["topology"]
+    assert topology["classNamespace"] == "vmware-system-vks-public"
+
+
+def test_gpu_pool_deployment_is_autoscaled_labelled_and_tainted():
+    gpu = deployments(m.cluster_manifest(spec(gpuPools=[L40S])))["gpu-l40s"]
+    assert gpu["class"] == "node-pool"
+    # The autoscaler owns the count: a replicas field would fight it.
+    assert "replicas" not in gpu
+    annotations = gpu["metadata"]["annotations"]
+    assert annotations["cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"] == "0"
+    assert annotations["cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"] == "3"
+    assert annotations["capacity.cluster-autoscaler.kubernetes.io/cpu"] == "16"
+    assert annotations["capacity.cluster-autoscaler.kubernetes.io/memory"] == "131072Mi"
+    assert annotations["capacity.cluster-autoscaler.kubernetes.io/gpu-count"] == "2"
+    assert annotations["capacity.cluster-autoscaler.kubernetes.io/gpu-type"] == "nvidia.com/gpu"
+    assert annotations["capacity.cluster-autoscaler.kubernetes.io/labels"] == "inference-platform/gpu-pool=l40s,team=ml"
+    assert annotations["capacity.cluster-autoscaler.kubernetes.io/taints"] == "nvidia.com/gpu=present:NoSchedule"
+    assert overrides(gpu) == {
+        "vmClass": "inference-l40s",
+        "node": {
+            "labels": {POOL_LABEL: "l40s", "team": "ml"},
+            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}],
+        },
+        "volumes": [
+            {
+                "name": "containerd",
+                "mountPath": "/var/lib/containerd",
+                "capacity": "200Gi",
+                "storageClass": "vsan-default-storage-policy",
+            }
+        ],
+    }
+
+
+def test_containerd_volume_is_left_out_when_zero():
+    gpu = deployments(m.cluster_manifest(spec(gpuPools=[A100])))["gpu-a100"]
+    assert set(overrides(gpu)) == {"vmClass", "node"}
+
+
+def test_one_deployment_per_gpu_pool_after_the_cpu_one():
+    names = list(deployments(m.cluster_manifest(spec(gpuPools=[L40S, A100]))))
+    assert names == ["cpu", "gpu-l40s", "gpu-a100"]
+
+
+def test_manifest_builder_does_not_share_state_between_calls():
+    s = spec(gpuPools=[L40S])
+    first = m.cluster_manifest(s)
+    gpu = first["spec"]["topology"]["workers"]["machineDeployments"][1]
+    gpu["variables"]["overrides"][1]["value"]["labels"]["x"] = "y"
+    assert "x" not in m.pool_labels(s.gpu_pools[0])
+    assert m.cluster_manifest(s) != first
