@@ -16,6 +16,7 @@ POOL_LABEL = "inference-platform/gpu-pool"
 VGPU_PROFILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # A Kubernetes release as the Cluster topology names it: v1.33.3+vmware.1-fips-vkr.1, or a prefix of it.
 KUBERNETES_VERSION = re.compile(r"^v1\.\d+(\.\d+)?(\+[0-9A-Za-z.-]+)?$")
+OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
 # Antrea and Calico give every node a /24 out of the pod range.
 NODE_POD_PREFIX = 24
@@ -62,7 +63,7 @@ class VksSubstrate(SubstrateBase):
     content_library: str = Field(min_length=1, description="content library id holding the node images")
     storage_policy: str = Field(min_length=1, description="vSphere storage policy id for the namespace")
     storage_class: str = "vsan-default-storage-policy"
-    cluster_class: str = "builtin-generic-v3.3.0"
+    cluster_class: str = "builtin-generic-v3.4.0"
     cluster_class_namespace: str | None = None
     kubernetes_version: str = "v1.33.3+vmware.1-fips-vkr.1"
     node_os: Literal["ubuntu", "photon"] = "ubuntu"
@@ -92,6 +93,13 @@ class VksSubstrate(SubstrateBase):
     def _storage_class(cls, value: str) -> str:
         # Supervisor storage classes are named after long policy names: object names allow 253 characters.
         return dns_label(value, 253)
+
+    @field_validator("cluster_class")
+    @classmethod
+    def _cluster_class(cls, value: str) -> str:
+        if len(value) > 253 or not OBJECT_NAME.match(value):
+            raise ValueError(f"{value!r} is not a ClusterClass name such as builtin-generic-v3.4.0")
+        return value
 
     @field_validator("cluster_class_namespace")
     @classmethod

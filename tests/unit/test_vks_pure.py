@@ -64,6 +64,7 @@ def test_defaults_are_secure_and_complete():
         ({"podCidr": "banana"}, "is not a CIDR range"),
         ({"namespace": "Inference"}, "is not a DNS label"),
         ({"clusterClassNamespace": "Bad_NS"}, "is not a DNS label"),
+        ({"clusterClass": "Builtin Generic"}, "is not a ClusterClass name"),
         ({"gpuPools": [{**L40S, "labels": {POOL_LABEL: "x"}}]}, "is set from the pool name"),
         ({"gpuPools": [{**L40S, "minNodes": 4}]}, "minNodes (4) is greater than maxNodes (3)"),
         ({"gpuPools": [{**L40S, "vgpuProfile": "a b"}]}, "is not a vGPU profile name"),
