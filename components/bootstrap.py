@@ -106,7 +106,7 @@ class PlatformBootstrap(pulumi.ComponentResource):
         key = pulumi.Output.secret(cfg.sops_age_key.get_secret_value())
         secret = k8s.core.v1.Secret(
             "sops-age-key",
-            k8s.core.v1.SecretArgs(
+            k8s.core.v1.SecretInitArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=SOPS_KEY_SECRET, namespace=namespace.metadata.name),
                 type="Opaque",
                 string_data={"key.txt": key},

@@ -1,0 +1,170 @@
+"""gke: a regional, private GKE cluster with managed GPU pools, workload identity and Secret Manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp
+from pulumi_gcp import container
+
+from components.config import StackConfig
+from components.config.gke import GkeSubstrate
+from substrate.facts import ClusterFacts, SecretStore
+from substrate.gke_identity import create_node_identity, create_secret_store_identity
+from substrate.gke_kubeconfig import gke_kubeconfig
+from substrate.gke_network import POD_RANGE, SERVICE_RANGE, GkeNetwork, create_network
+from substrate.gke_pools import CLOUD_PLATFORM_SCOPE, create_gpu_pool, create_system_pool
+from substrate.gke_values import gpu_pool_facts, kube_context_name, workload_pool
+
+STORAGE_CLASS = "standard-rwo"  # GKE's pd-balanced CSI class, ReadWriteOnce
+GATEWAY_CLASS = "gke-l7-regional-external-managed"
+
+
+@dataclass(frozen=True)
+class GkeClusterArgs:
+    spec: GkeSubstrate
+    protect: bool = True
+    # Create the Google account External Secrets uses; off when the stack delivers secrets otherwise.
+    external_secrets: bool = True
+
+
+class GkeCluster(pulumi.ComponentResource):
+    kubeconfig: pulumi.Output[str]
+    facts: ClusterFacts
+
+    def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("inference-platform:substrate:GkeCluster", name, None, opts)
+        spec = args.spec
+        # Credentials come from Application Default Credentials; project and region from config only.
+        self.provider = pulumi_gcp.Provider(
+            "gcp",
+            pulumi_gcp.ProviderArgs(project=spec.project, region=spec.region),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        kept = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect))
+        if not spec.authorized_networks:
+            pulumi.log.warn(
+                "substrate.authorizedNetworks is empty: only the VPC can reach the control plane, so Pulumi "
+                "must run inside it to install the in-cluster bootstrap",
+                resource=self,
+            )
+
+        net = create_network(spec, child, args.protect)
+        nodes = create_node_identity(spec, child)
+        self.cluster = self._cluster(spec, net, nodes.account.email, args.protect, child)
+        pool_opts = pulumi.ResourceOptions.merge(
+            kept,
+            # Nodes need their IAM roles to ship logs, and NAT to pull images, from their first boot.
+            pulumi.ResourceOptions(delete_before_replace=True, depends_on=[net.nat, *nodes.grants]),
+        )
+        self.system_pool = create_system_pool(spec, self.cluster, nodes.account.email, pool_opts)
+        self.gpu_pools = [
+            create_gpu_pool(spec, pool, self.cluster, nodes.account.email, pool_opts) for pool in spec.gpu_pools
+        ]
+        secret_store = (
+            create_secret_store_identity(spec, self.cluster, child) if args.external_secrets else SecretStore()
+        )
+
+        context = kube_context_name(spec.project, spec.region, spec.cluster_name)
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(self.cluster.endpoint, self.cluster.master_auth.cluster_ca_certificate).apply(
+                lambda v: gke_kubeconfig(context, v[0], v[1])
+            )
+        )
+        self.facts = ClusterFacts(
+            kubeconfig=self.kubeconfig,
+            cluster_name=spec.cluster_name,
+            substrate="gke",
+            gpu_stack="gke-managed",
+            gpu_pools=tuple(gpu_pool_facts(p) for p in spec.gpu_pools),
+            storage_class=STORAGE_CLASS,
+            storage_shared=False,
+            gateway_class=GATEWAY_CLASS,
+            dns_provider="google",
+            secret_store=secret_store,
+            ready=(self.system_pool, *self.gpu_pools),
+        )
+        self.register_outputs({"kubeconfig": self.kubeconfig, "endpoint": self.cluster.endpoint})
+
+    def _cluster(
+        self,
+        spec: GkeSubstrate,
+        net: GkeNetwork,
+        node_account: pulumi.Output[str],
+        protect: bool,
+        child: pulumi.ResourceOptions,
+    ) -> container.Cluster:
+        monitored = ["SYSTEM_COMPONENTS"] + (["DCGM"] if spec.gpu_pools else [])
+        return container.Cluster(
+            "cluster",
+            container.ClusterArgs(
+                name=spec.cluster_name,
+                location=spec.region,
+                network=net.network.id,
+                subnetwork=net.subnet.id,
+                networking_mode="VPC_NATIVE",
+                ip_allocation_policy=container.ClusterIpAllocationPolicyArgs(
+                    cluster_secondary_range_name=POD_RANGE, services_secondary_range_name=SERVICE_RANGE
+                ),
+                # Node pools are separate resources; the default pool exists only while the cluster is made.
+                remove_default_node_pool=True,
+                initial_node_count=1,
+                # Even that short-lived pool must not run as the Compute Engine default account (an Editor).
+                node_config=container.ClusterNodeConfigArgs(
+                    service_account=node_account,
+                    oauth_scopes=[CLOUD_PLATFORM_SCOPE],
+                    workload_metadata_config=container.ClusterNodeConfigWorkloadMetadataConfigArgs(
+                        mode="GKE_METADATA"
+                    ),
+                ),
+                release_channel=container.ClusterReleaseChannelArgs(channel=spec.release_channel),
+                workload_identity_config=container.ClusterWorkloadIdentityConfigArgs(
+                    workload_pool=workload_pool(spec.project)
+                ),
+                private_cluster_config=container.ClusterPrivateClusterConfigArgs(
+                    enable_private_nodes=True,
+                    enable_private_endpoint=False,
+                    master_ipv4_cidr_block=spec.master_cidr,
+                ),
+                master_authorized_networks_config=container.ClusterMasterAuthorizedNetworksConfigArgs(
+                    cidr_blocks=[
+                        container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(cidr_block=c, display_name=c)
+                        for c in spec.authorized_networks
+                    ],
+                    gcp_public_cidrs_access_enabled=False,
+                ),
+                # Dataplane V2 enforces NetworkPolicy; the platform's default-deny policies rely on it.
+                datapath_provider="ADVANCED_DATAPATH",
+                enable_shielded_nodes=True,
+                gateway_api_config=container.ClusterGatewayApiConfigArgs(channel="CHANNEL_STANDARD"),
+                logging_config=container.ClusterLoggingConfigArgs(
+                    enable_components=["SYSTEM_COMPONENTS", "WORKLOADS"]
+                ),
+                monitoring_config=container.ClusterMonitoringConfigArgs(
+                    enable_components=monitored,
+                    managed_prometheus=container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True),
+                ),
+                deletion_protection=protect,
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    protect=protect,
+                    delete_before_replace=True,
+                    # The default pool's settings matter only at creation; once it is gone they must
+                    # never force a new cluster.
+                    ignore_changes=["nodeConfig", "initialNodeCount"],
+                ),
+            ),
+        )
+
+
+def build(cfg: StackConfig) -> ClusterFacts:
+    args = GkeClusterArgs(
+        spec=cfg.substrate,
+        protect=cfg.protect,
+        external_secrets=cfg.secrets.backend == "external-secrets",
+    )
+    return GkeCluster("gke", args).facts

@@ -1,0 +1,272 @@
+"""The gke substrate under the recording mock: its resource graph, protection, identities and facts."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import pytest
+import yaml
+from pulumi.runtime.sync_await import _sync_await
+
+from components.config import parse_stack_config
+from substrate.facts import ClusterFacts
+from tooling.fakes_gke import FAKE_ENDPOINT
+from tooling.mocks import Recorded
+from tooling.program import Run, run_function
+
+PROJECT = "my-project-1"
+REGION = "europe-west4"
+CONFIG = {
+    "substrate": {
+        "kind": "gke",
+        "clusterName": "inference-test",
+        "project": PROJECT,
+        "region": REGION,
+        "authorizedNetworks": ["198.51.100.0/24"],
+        "gpuPools": [
+            {"name": "l4", "accelerator": "nvidia-l4", "spot": True, "zones": ["europe-west4-a", "europe-west4-b"]},
+            {
+                "name": "a100",
+                "accelerator": "nvidia-tesla-a100",
+                "count": 2,
+                "machineType": "a2-highgpu-2g",
+                "minNodes": 1,
+                "maxNodes": 4,
+                "driverVersion": "DEFAULT",
+                "labels": {"team": "research"},
+            },
+        ],
+    },
+    "secrets": {"backend": "external-secrets"},
+}
+PROTECTED = ("gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork", "gcp:container/cluster:Cluster")
+
+
+@dataclass
+class Built:
+    run: Run
+    facts: ClusterFacts
+
+    def one(self, type_: str, name: str | None = None) -> Recorded:
+        found = [r for r in self.run.of_type(type_) if name is None or r.name == name]
+        assert len(found) == 1, (type_, name, [r.name for r in found])
+        return found[0]
+
+    def urn_of(self, resource) -> str:
+        return _sync_await(resource.urn.future())
+
+
+@functools.cache
+def build(preview: bool, protect: bool = True, backend: str = "external-secrets") -> Built:
+    holder: dict[str, ClusterFacts] = {}
+
+    def program() -> None:
+        if backend == "external-secrets":
+            from substrate import build_substrate
+
+            cfg = parse_stack_config({**CONFIG, "protect": protect})
+            holder["facts"] = build_substrate(cfg)
+        else:
+            from substrate.gke import GkeCluster, GkeClusterArgs
+
+            spec = parse_stack_config(CONFIG).substrate
+            args = GkeClusterArgs(spec=spec, protect=protect, external_secrets=False)
+            holder["facts"] = GkeCluster("gke", args).facts
+
+    return Built(run_function(program, preview=preview), holder["facts"])
+
+
+@pytest.fixture(params=[False, True], ids=["update", "preview"])
+def gke(request) -> Built:
+    return build(request.param)
+
+
+def test_everything_is_inside_the_component_and_uses_its_provider(gke):
+    component = gke.one("inference-platform:substrate:GkeCluster")
+    provider = gke.one("pulumi:providers:gcp")
+    assert provider.inputs["project"] == PROJECT
+    assert provider.inputs["region"] == REGION
+    others = [r for r in gke.run.resources if r is not component]
+    assert len(others) > 10
+    for r in others:
+        assert r.parent == component.urn, f"{r.type} {r.name} is outside the component"
+        if r.custom and r is not provider:
+            assert r.provider_urn == provider.urn, f"{r.type} {r.name} does not use the component's provider"
+
+
+def test_cluster_network_and_node_pools_are_protected(gke):
+    for type_ in PROTECTED:
+        assert gke.one(type_).protect, type_
+    pools = gke.run.of_type("gcp:container/nodePool:NodePool")
+    assert sorted(p.name for p in pools) == ["gpu-a100", "gpu-l4", "system"]
+    assert all(p.protect for p in pools)
+    assert gke.one("gcp:container/cluster:Cluster").inputs["deletionProtection"] is True
+    # Identities carry no state worth protecting and must be removable.
+    assert not any(r.protect for r in gke.run.of_type("gcp:projects/iAMMember:IAMMember"))
+
+
+def test_unprotected_stack_can_delete_everything():
+    built = build(False, protect=False)
+    assert not any(r.protect for r in built.run.resources)
+    assert built.one("gcp:container/cluster:Cluster").inputs["deletionProtection"] is False
+
+
+def test_network_is_custom_mode_with_pod_and_service_ranges_and_nat(gke):
+    network = gke.one("gcp:compute/network:Network").inputs
+    assert network["autoCreateSubnetworks"] is False
+    subnet = gke.one("gcp:compute/subnetwork:Subnetwork").inputs
+    assert subnet["privateIpGoogleAccess"] is True
+    assert subnet["ipCidrRange"] == "10.10.0.0/20"
+    ranges = {r["rangeName"]: r["ipCidrRange"] for r in subnet["secondaryIpRanges"]}
+    assert ranges == {"pods": "10.20.0.0/14", "services": "10.24.0.0/20"}
+    router = gke.one("gcp:compute/router:Router").inputs
+    nat = gke.one("gcp:compute/routerNat:RouterNat").inputs
+    assert nat["router"] == router["name"]
+    assert nat["subnetworks"][0]["sourceIpRangesToNats"] == ["ALL_IP_RANGES"]
+    firewall = gke.one("gcp:compute/firewall:Firewall").inputs
+    assert firewall["sourceRanges"] == ["172.16.0.0/28"]
+    assert firewall["targetTags"] == ["inference-test-node"]
+
+
+def test_cluster_is_regional_private_and_uses_workload_identity(gke):
+    cluster = gke.one("gcp:container/cluster:Cluster")
+    c = cluster.inputs
+    assert c["name"] == "inference-test"
+    assert c["location"] == REGION
+    assert c["removeDefaultNodePool"] is True
+    assert c["initialNodeCount"] == 1
+    assert c["releaseChannel"] == {"channel": "REGULAR"}
+    assert c["workloadIdentityConfig"] == {"workloadPool": f"{PROJECT}.svc.id.goog"}
+    assert c["privateClusterConfig"]["enablePrivateNodes"] is True
+    assert c["privateClusterConfig"]["masterIpv4CidrBlock"] == "172.16.0.0/28"
+    authorized = c["masterAuthorizedNetworksConfig"]
+    assert [b["cidrBlock"] for b in authorized["cidrBlocks"]] == ["198.51.100.0/24"]
+    assert authorized["gcpPublicCidrsAccessEnabled"] is False
+    assert c["ipAllocationPolicy"] == {"clusterSecondaryRangeName": "pods", "servicesSecondaryRangeName": "services"}
+    assert c["gatewayApiConfig"] == {"channel": "CHANNEL_STANDARD"}
+    assert c["datapathProvider"] == "ADVANCED_DATAPATH"
+    assert "DCGM" in c["monitoringConfig"]["enableComponents"]
+    assert c["monitoringConfig"]["managedPrometheus"] == {"enabled": True}
+    assert c["nodeConfig"]["serviceAccount"] == f"inference-test-nodes@{PROJECT}.iam.gserviceaccount.com"
+    by_urn = gke.run.by_urn()
+    depends_on = {by_urn[u].type for u in cluster.dependencies}
+    assert {"gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork"} <= depends_on
+
+
+def test_nodes_run_as_a_least_privilege_account(gke):
+    account = gke.one("gcp:serviceaccount/account:Account", "node-sa").inputs
+    email = f"{account['accountId']}@{PROJECT}.iam.gserviceaccount.com"
+    grants = [
+        g.inputs
+        for g in gke.run.of_type("gcp:projects/iAMMember:IAMMember")
+        if g.inputs["member"] == f"serviceAccount:{email}"
+    ]
+    assert {g["role"] for g in grants} == {
+        "roles/logging.logWriter",
+        "roles/monitoring.metricWriter",
+        "roles/monitoring.viewer",
+        "roles/stackdriver.resourceMetadata.writer",
+        "roles/artifactregistry.reader",
+    }
+    for pool in gke.run.of_type("gcp:container/nodePool:NodePool"):
+        node = pool.inputs["nodeConfig"]
+        assert node["serviceAccount"] == email
+        assert node["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+        assert node["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
+        assert node["gcfsConfig"] == {"enabled": True}
+        assert node["imageType"] == "COS_CONTAINERD"
+
+
+def test_node_pools_wait_for_nat_and_node_roles(gke):
+    by_urn = gke.run.by_urn()
+    for pool in gke.run.of_type("gcp:container/nodePool:NodePool"):
+        types = [by_urn[u].type for u in pool.dependencies]
+        assert "gcp:compute/routerNat:RouterNat" in types, pool.name
+        assert types.count("gcp:projects/iAMMember:IAMMember") == 5, pool.name
+        assert pool.delete_before_replace  # names are fixed, so a replacement must delete first
+
+
+def test_system_pool_autoscales_within_totals(gke):
+    system = gke.one("gcp:container/nodePool:NodePool", "system").inputs
+    assert system["name"] == "system"
+    assert system["autoscaling"] == {"totalMinNodeCount": 1, "totalMaxNodeCount": 3, "locationPolicy": "BALANCED"}
+    assert "taints" not in system["nodeConfig"]
+    assert "guestAccelerators" not in system["nodeConfig"]
+
+
+def test_gpu_pools_are_tainted_labelled_and_scale_from_zero(gke):
+    l4 = gke.one("gcp:container/nodePool:NodePool", "gpu-l4").inputs
+    assert l4["name"] == "l4"
+    assert l4["nodeLocations"] == ["europe-west4-a", "europe-west4-b"]
+    assert l4["autoscaling"] == {"totalMinNodeCount": 0, "totalMaxNodeCount": 2, "locationPolicy": "ANY"}
+    node = l4["nodeConfig"]
+    assert node["spot"] is True
+    assert node["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
+    assert node["labels"] == {"inference-platform/gpu-pool": "l4"}
+    assert node["guestAccelerators"] == [
+        {"type": "nvidia-l4", "count": 1, "gpuDriverInstallationConfig": {"gpuDriverVersion": "LATEST"}}
+    ]
+    a100 = gke.one("gcp:container/nodePool:NodePool", "gpu-a100").inputs
+    assert "nodeLocations" not in a100
+    assert a100["nodeConfig"]["spot"] is False
+    assert a100["nodeConfig"]["machineType"] == "a2-highgpu-2g"
+    assert a100["nodeConfig"]["labels"] == {"team": "research", "inference-platform/gpu-pool": "a100"}
+    assert a100["nodeConfig"]["guestAccelerators"][0]["count"] == 2
+    assert a100["nodeConfig"]["guestAccelerators"][0]["gpuDriverInstallationConfig"] == {
+        "gpuDriverVersion": "DEFAULT"
+    }
+
+
+def test_external_secrets_account_reads_secrets_through_workload_identity(gke):
+    account = gke.one("gcp:serviceaccount/account:Account", "eso-sa").inputs
+    assert account["accountId"] == "inference-test-eso"
+    email = f"inference-test-eso@{PROJECT}.iam.gserviceaccount.com"
+    accessor = gke.one("gcp:projects/iAMMember:IAMMember", "eso-sa-secret-accessor").inputs
+    assert accessor == {
+        "project": PROJECT,
+        "role": "roles/secretmanager.secretAccessor",
+        "member": f"serviceAccount:{email}",
+    }
+    binding = gke.one("gcp:serviceaccount/iAMMember:IAMMember", "eso-sa-workload-identity")
+    assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
+    assert binding.inputs["member"] == f"serviceAccount:{PROJECT}.svc.id.goog[external-secrets/external-secrets]"
+    assert binding.inputs["serviceAccountId"] == f"projects/{PROJECT}/serviceAccounts/{email}"
+    # The workload identity pool exists only once the cluster does.
+    assert gke.one("gcp:container/cluster:Cluster").urn in binding.dependencies
+    store = gke.facts.secret_store
+    assert (store.backend, store.project, store.identity) == ("gcp-secret-manager", PROJECT, email)
+
+
+def test_without_external_secrets_no_secret_reader_exists():
+    built = build(False, backend="sops")
+    names = {r.name for r in built.run.resources}
+    assert not names & {"eso-sa", "eso-sa-secret-accessor", "eso-sa-workload-identity"}
+    assert built.facts.secret_store.backend == "none"
+
+
+def test_kubeconfig_is_secret_and_uses_the_gcloud_plugin(gke):
+    kubeconfig = gke.facts.kubeconfig
+    assert _sync_await(kubeconfig.is_secret())
+    doc = yaml.safe_load(_sync_await(kubeconfig.future()))
+    context = f"gke_{PROJECT}_{REGION}_inference-test"
+    assert doc["current-context"] == context
+    assert doc["clusters"][0]["cluster"]["server"] == f"https://{FAKE_ENDPOINT}"
+    user = doc["users"][0]["user"]
+    assert set(user) == {"exec"}  # no token, key or password is ever stored
+    assert user["exec"]["command"] == "gke-gcloud-auth-plugin"
+    assert user["exec"]["provideClusterInfo"] is True
+
+
+def test_facts_describe_gke(gke):
+    facts = gke.facts
+    assert (facts.substrate, facts.gpu_stack, facts.cluster_name) == ("gke", "gke-managed", "inference-test")
+    assert (facts.storage_class, facts.storage_shared) == ("standard-rwo", False)
+    assert facts.gateway_class == "gke-l7-regional-external-managed"
+    assert facts.dns_provider == "google"
+    pools = {p.name: p for p in facts.gpu_pools}
+    assert pools["l4"].labels == {"inference-platform/gpu-pool": "l4", "cloud.google.com/gke-accelerator": "nvidia-l4"}
+    assert pools["a100"].count == 2
+    assert [(t.key, t.value, t.effect) for t in pools["a100"].taints] == [("nvidia.com/gpu", "present", "NoSchedule")]
+    ready = sorted(gke.run.by_urn()[gke.urn_of(r)].name for r in facts.ready)
+    assert ready == ["gpu-a100", "gpu-l4", "system"]
