@@ -44,7 +44,7 @@ conformance: render ## validate the rendered objects strictly against the offici
 	$(PY) -m tooling.conformance $(OUT)
 
 checkov: render ## run checkov on the rendered manifests (installs it in its own venv)
-	@test -x .venv-checkov/bin/checkov || (python3 -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.2.469)
+	@test -x .venv-checkov/bin/checkov || (python3 -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.3.30)
 	.venv-checkov/bin/checkov --quiet --compact --framework kubernetes --config-file .checkov.yaml -d $(OUT)
 
 preview: $(STAMP) ## pulumi preview STACK (needs the Pulumi CLI and the stack's credentials)

@@ -36,6 +36,10 @@ def unwrap(value: Any, path: str = "", secrets: list[str] | None = None) -> Any:
         return {k: unwrap(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        # The wire format carries every number as a double; integers go back to integers,
+        # as the provider sends them to the API server.
+        return int(value)
     return value
 
 

@@ -13,7 +13,9 @@ from components.serving.scaling import scaled_object
 
 CACHE_MOUNT = "/models/cache"
 SOURCE_MOUNT = "/models/src"
-UID = 1000
+# A high UID that no host account holds.
+UID = 10001
+HF_TOKEN_DIR = "/var/run/secrets/huggingface"
 
 
 def settings() -> dict[str, Any]:
@@ -125,8 +127,8 @@ def _env(model: ModelSpec) -> list[dict[str, Any]]:
     if not model.gpus:
         env.append({"name": "VLLM_CPU_KVCACHE_SPACE", "value": "2"})
     if model.hf_token_secret:
-        ref = {"name": model.hf_token_secret, "key": "HF_TOKEN"}
-        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": ref}})
+        # A file, not an env var: env vars leak into crash dumps and `kubectl describe`.
+        env.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/HF_TOKEN"})
     return env
 
 
@@ -154,6 +156,9 @@ def deployment(model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any]) -
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": "shm", "mountPath": "/dev/shm"},
     ]
+    if model.hf_token_secret:
+        volumes.append({"name": "hf-token", "secret": {"secretName": model.hf_token_secret, "defaultMode": 0o400}})
+        mounts.append({"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True})
     source = source_volume(model)
     if source:
         volumes.append(source)
@@ -223,6 +228,26 @@ def deployment(model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any]) -
     }
 
 
+def network_policy(model: ModelSpec) -> dict[str, Any]:
+    """Only the serving port is reachable, and only from clients the platform knows:
+    this namespace (gateways, routers), Prometheus, and namespaces labelled as model clients."""
+    sources = [
+        {"podSelector": {}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        {"namespaceSelector": {"matchLabels": {"inference-platform/model-client": "true"}}},
+    ]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": model.name, "labels": labels(model)},
+        "spec": {
+            "podSelector": {"matchLabels": selector(model)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": sources, "ports": [{"port": "http", "protocol": "TCP"}]}],
+        },
+    }
+
+
 def render_vllm(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
     """Every object one raw-vLLM model needs, namespaced into `namespace`."""
     cfg = settings()
@@ -261,6 +286,7 @@ def render_vllm(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list
                 "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
             },
         },
+        network_policy(model),
         scaled_object(model, namespace, cfg["prometheus"], labels(model)),
     ]
     for obj in objects:

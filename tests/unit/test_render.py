@@ -42,3 +42,13 @@ def test_cli_reports_a_bad_stack_in_one_line(tmp_path, capsys):
     assert render.main([str(bad), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert "unknown substrate 'aks'" in err
+
+
+def test_integers_survive_the_wire_format(tmp_path):
+    render.render("local", tmp_path / "out")
+    (deployment,) = [
+        yaml.safe_load(f.read_text()) for f in (tmp_path / "out").glob("*-Deployment-*.yaml")
+    ]
+    pod = deployment["spec"]["template"]["spec"]
+    assert type(pod["securityContext"]["runAsUser"]) is int
+    assert type(pod["containers"][0]["ports"][0]["containerPort"]) is int

@@ -36,7 +36,7 @@ def test_gpu_model_renders_every_object_in_its_namespace():
     kinds = sorted(o["kind"] for o in objs)
     assert kinds == sorted(
         ["ServiceAccount", "PersistentVolumeClaim", "Deployment", "Service", "PodDisruptionBudget", "PodMonitor",
-         "ScaledObject"]
+         "NetworkPolicy", "ScaledObject"]
     )
     assert {o["metadata"]["namespace"] for o in objs} == {"inference"}
 
@@ -134,6 +134,17 @@ def test_engine_args_lora_and_task():
 
 def test_hf_token_comes_from_a_secret_reference_only():
     pod = by_kind(render_vllm(model(hfTokenSecret="hf-token"), FACTS, "ns"))["Deployment"]["spec"]["template"]["spec"]
-    env = {e["name"]: e for e in pod["containers"][0]["env"]}
-    ref = {"secretKeyRef": {"name": "hf-token", "key": "HF_TOKEN"}}
-    assert env["HF_TOKEN"] == {"name": "HF_TOKEN", "valueFrom": ref}
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert "HF_TOKEN" not in env and env["HF_TOKEN_PATH"] == "/var/run/secrets/huggingface/HF_TOKEN"
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "hf-token"]
+    assert volume["secret"]["secretName"] == "hf-token"
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["hf-token"]["readOnly"] is True
+
+
+def test_network_policy_opens_only_the_serving_port():
+    policy = by_kind(render_vllm(model(), FACTS, "ns"))["NetworkPolicy"]["spec"]
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == "qwen"
