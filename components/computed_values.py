@@ -27,14 +27,26 @@ def _kube_prometheus_stack(facts: Facts) -> dict[str, Any]:
     return {"prometheus": {"prometheusSpec": {"storageSpec": {"volumeClaimTemplate": claim}}}}
 
 
+# k3s runs its own containerd: the toolkit must edit k3s' config and talk to k3s' socket.
+K3S_TOOLKIT_ENV = [
+    {"name": "CONTAINERD_CONFIG", "value": "/var/lib/rancher/k3s/agent/etc/containerd/config.toml"},
+    {"name": "CONTAINERD_SOCKET", "value": "/run/k3s/containerd/containerd.sock"},
+]
+
+
 def _gpu_operator(facts: Facts) -> dict[str, Any]:
-    # Operands only where GPU nodes exist; the labels select them.
+    values: dict[str, Any] = {}
+    # Operand daemonsets must tolerate the GPU pools' taints to land on GPU nodes.
     pools = facts["gpuPools"]
     tolerations = [
         {"key": t["key"], "operator": "Exists", "effect": t["effect"]}
         for t in {(t["key"], t["effect"]): t for p in pools for t in p["taints"]}.values()
     ]
-    return {"daemonsets": {"tolerations": tolerations}} if tolerations else {}
+    if tolerations:
+        values["daemonsets"] = {"tolerations": tolerations}
+    if facts.get("substrate") == "hetzner":
+        values["toolkit"] = {"env": K3S_TOOLKIT_ENV}
+    return values
 
 
 COMPUTED: dict[str, Callable[[Facts], dict[str, Any]]] = {

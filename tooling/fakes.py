@@ -26,6 +26,9 @@ RESOURCE_OUTPUTS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
 # invoke token -> function(args) -> result.
 INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
+# Type-token prefixes whose ids the program parses as integers (e.g. hcloud references).
+NUMERIC_IDS: set[str] = set()
+
 
 def _kubeconfig(cluster: str) -> str:
     return (
@@ -38,7 +41,8 @@ def _kubeconfig(cluster: str) -> str:
     )
 
 
-def register(resources: dict | None = None, invokes: dict | None = None) -> None:
+def register(resources: dict | None = None, invokes: dict | None = None, numeric_ids: tuple[str, ...] = ()) -> None:
     """Substrate fake modules (tooling/fakes_<substrate>.py) add their entries here."""
     RESOURCE_OUTPUTS.update(resources or {})
     INVOKES.update(invokes or {})
+    NUMERIC_IDS.update(numeric_ids)

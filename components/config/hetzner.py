@@ -20,6 +20,8 @@ LOCATION_ZONES = {
     "hil": "us-west",
     "sin": "ap-southeast",
 }
+# Robot (dedicated servers, vSwitches) runs only in the German and Finnish data centres.
+VSWITCH_ZONE = "eu-central"
 # k3s' default pod and service ranges; the private network must not overlap them.
 K3S_CLUSTER_CIDRS = ("10.42.0.0/16", "10.43.0.0/16")
 HCLOUD_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -108,6 +110,11 @@ class HetznerSubstrate(SubstrateBase):
                 "reads the kubeconfig over SSH; list the ranges Pulumi and administrators connect from"
             )
         self._check_ranges()
+        if self.vswitch_id is not None and self.network_zone != VSWITCH_ZONE:
+            raise ValueError(
+                f"vswitchId is set but networkZone is {self.network_zone}: dedicated servers and their "
+                f"vSwitches exist only in {VSWITCH_ZONE}"
+            )
         if self.gpu_pools and self.vswitch_id is None:
             raise ValueError(
                 "gpuPools are declared but vswitchId is not set: dedicated GPU servers join the cluster "

@@ -158,3 +158,13 @@ def test_catalog_entries_are_pinned(entry):
     pin = load_catalog()[entry].chart
     assert pin.version[0].isdigit() or pin.version.startswith("v")
     assert pin.repo_url.startswith("https://")
+
+
+def test_gpu_operator_values_follow_the_substrate():
+    from components.computed_values import computed_values
+
+    hetzner = computed_values("gpu-operator", FACTS_OPERATOR | {"substrate": "hetzner"})
+    assert {e["name"] for e in hetzner["toolkit"]["env"]} == {"CONTAINERD_CONFIG", "CONTAINERD_SOCKET"}
+    toleration = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    assert hetzner["daemonsets"]["tolerations"] == [toleration]
+    assert "toolkit" not in computed_values("gpu-operator", FACTS_OPERATOR | {"substrate": "vks"})

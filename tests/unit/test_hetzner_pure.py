@@ -80,6 +80,7 @@ def test_defaults_are_a_small_cpu_cluster():
         ({"controlPlaneType": "CPX 31"}, "is not an hcloud type or image name"),
         ({"gpuPools": [{"name": "l4", "accelerator": "nvidia-l4"}]}, "vswitchId is not set"),
         ({"vswitchId": 1, "vswitchSubnetCidr": "10.0.1.0/25"}, "overlaps subnetCidr"),
+        ({"vswitchId": 1, "location": "ash", "networkZone": "us-east"}, "vSwitches exist only in eu-central"),
         ({"vswitchId": 1, "vswitchSubnetCidr": "10.9.0.0/24", "networkCidr": "10.0.0.0/16"}, "is not inside"),
     ],
 )
@@ -247,3 +248,15 @@ def test_kubeconfig_points_at_the_load_balancer_and_is_named_after_the_cluster()
 def test_kubeconfig_without_clusters_is_an_error():
     with pytest.raises(ValueError, match="has no clusters"):
         k3s.public_kubeconfig("apiVersion: v1\nkind: Config\n", api_host=LB_IP, cluster_name="prod")
+
+
+def test_cloud_nodes_fit_their_mtu_to_the_vswitch_only_when_one_is_coupled():
+    for user_data in (
+        k3s.server_user_data(gpu_spec(), lb_public_ip=LB_IP, token=TOKEN),
+        k3s.agent_user_data(gpu_spec(), token=TOKEN),
+    ):
+        script = script_of(user_data)
+        assert_shell_syntax(script)
+        assert f"ExecStart=/usr/sbin/ip link set dev $IFACE mtu {k3s.VSWITCH_MTU}" in script
+        assert script.index("systemctl enable --now private-network-mtu.service") < script.index("curl ")
+    assert "mtu" not in script_of(k3s.agent_user_data(spec(), token=TOKEN))
