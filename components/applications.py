@@ -19,6 +19,15 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "inference-platform"}
 RETRY = {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
 
 
+def pod_security_labels(level: str) -> dict[str, str]:
+    """Enforce the namespace's level; warn and audit at restricted so drift shows."""
+    return {
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }
+
+
 def chart_source(pin: ChartPin, values: dict[str, Any], release: str) -> dict[str, Any]:
     return {
         "repoURL": pin.repo_url,
@@ -43,6 +52,7 @@ def application(
     wave: int = 0,
     create_namespace: bool = True,
     server_side_apply: bool = False,
+    pod_security: str = "baseline",
     labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     sync_options = ["PruneLast=true", "SkipDryRunOnMissingResource=true"]
@@ -58,9 +68,7 @@ def application(
         "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "syncOptions": sync_options, "retry": RETRY},
     }
     if create_namespace:
-        spec["syncPolicy"]["managedNamespaceMetadata"] = {
-            "labels": {**MANAGED_BY, "pod-security.kubernetes.io/enforce": "baseline"}
-        }
+        spec["syncPolicy"]["managedNamespaceMetadata"] = {"labels": {**MANAGED_BY, **pod_security_labels(pod_security)}}
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",

@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.applications import pod_security_labels
 from components.catalog import load_data
 from components.values import deep_merge
 
@@ -17,15 +18,9 @@ def argocd_values(ha: bool) -> dict[str, Any]:
     return deep_merge(base, load_data("argocd/values-ha.yaml")) if ha else deep_merge(base)
 
 
-def restricted_namespace(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "labels": {
-            "app.kubernetes.io/managed-by": "pulumi",
-            "pod-security.kubernetes.io/enforce": "baseline",
-            "pod-security.kubernetes.io/warn": "restricted",
-        },
-    }
+def bootstrap_namespace(name: str, pod_security: str = "baseline") -> dict[str, Any]:
+    """A namespace Pulumi owns because it holds a bootstrap object (Argo CD, a secret)."""
+    return {"name": name, "labels": {"app.kubernetes.io/managed-by": "pulumi", **pod_security_labels(pod_security)}}
 
 
 @dataclass(frozen=True)
@@ -43,7 +38,7 @@ class ArgoCd(pulumi.ComponentResource):
     def __init__(self, name: str, args: ArgoCdArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("inference-platform:bootstrap:ArgoCd", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        ns = restricted_namespace(args.namespace)
+        ns = bootstrap_namespace(args.namespace)
         self.ns = k8s.core.v1.Namespace(
             "namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=ns["name"], labels=ns["labels"]),

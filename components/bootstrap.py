@@ -1,4 +1,4 @@
-"""The in-cluster bootstrap: provider, Argo CD, secret zero, AppProjects, one root per layer."""
+"""The in-cluster bootstrap: provider, Argo CD, bootstrap secrets, AppProjects, one root per layer."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
-from components.applications import CASCADE_FINALIZER
-from components.argocd import ArgoCd, ArgoCdArgs, restricted_namespace
+from components.applications import root_application
+from components.argocd import ArgoCd, ArgoCdArgs, bootstrap_namespace
+from components.catalog import load_catalog
 from components.config import StackConfig
 from components.layers import build_layers, roots_project
 from substrate.facts import ClusterFacts
 
-SOPS_NAMESPACE = "sops-secrets-operator"
+SOPS_COMPONENT = "sops-secrets-operator"
 SOPS_KEY_SECRET = "sops-age-key"
+GRAFANA_COMPONENT = "kube-prometheus-stack"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class PlatformBootstrap(pulumi.ComponentResource):
 
     argocd_namespace: pulumi.Output[str]
     roots: pulumi.Output[list[str]]
+    grafana_admin_password: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: PlatformBootstrapArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("inference-platform:bootstrap:PlatformBootstrap", name, None, opts)
@@ -60,59 +65,84 @@ class PlatformBootstrap(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(facts.ready)),
         )
-        child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        self._child = pulumi.ResourceOptions(parent=self, provider=self.provider)
         self.argocd = ArgoCd(
             "argocd",
             ArgoCdArgs(namespace=cfg.argocd.namespace, ha=cfg.argocd.ha, provider=self.provider),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        owned = self._secret_zero(cfg, child)
-        after_argocd = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.argocd.release]))
+        self.bootstrap_secrets: list[pulumi.Resource] = []
+        owned = {cfg.argocd.namespace} | self._sops_age_key(cfg) | self._grafana_admin(cfg)
 
+        after_argocd = pulumi.ResourceOptions.merge(
+            self._child, pulumi.ResourceOptions(depends_on=[self.argocd.release])
+        )
         layers = build_layers(cfg, facts.plain(), owned)
         projects = [_custom("project-roots", roots_project(cfg), after_argocd)]
         projects += [_custom(f"project-{layer.name}", layer.project, after_argocd) for layer in layers]
-        self.root_apps = []
-        from components.applications import root_application
-
-        for layer in layers:
-            root = root_application(layer.name, layer.children, cfg.argocd.namespace)
-            assert CASCADE_FINALIZER in root["metadata"]["finalizers"]
-            self.root_apps.append(
-                _custom(
-                    f"root-{layer.name}",
-                    root,
-                    pulumi.ResourceOptions.merge(
-                        after_argocd,
-                        # Destroy deletes roots (and, by cascade, workloads) before Argo CD itself.
-                        pulumi.ResourceOptions(depends_on=[self.argocd.release, *projects, *self.secret_zero]),
-                    ),
-                )
+        # Destroy deletes roots (and, by cascade, workloads) before Argo CD and the secrets.
+        root_deps = pulumi.ResourceOptions(depends_on=[self.argocd.release, *projects, *self.bootstrap_secrets])
+        self.root_apps = [
+            _custom(
+                f"root-{layer.name}",
+                root_application(layer.name, layer.children, cfg.argocd.namespace),
+                pulumi.ResourceOptions.merge(after_argocd, root_deps),
             )
+            for layer in layers
+        ]
         self.argocd_namespace = self.argocd.namespace
         self.roots = pulumi.Output.from_input([f"root-{layer.name}" for layer in layers])
-        self.register_outputs({"argocd_namespace": self.argocd_namespace, "roots": self.roots})
+        self.register_outputs(
+            {
+                "argocd_namespace": self.argocd_namespace,
+                "roots": self.roots,
+                "grafana_admin_password": self.grafana_admin_password,
+            }
+        )
 
-    def _secret_zero(self, cfg: StackConfig, child: pulumi.ResourceOptions) -> set[str]:
-        """The one bootstrap secret (the SOPS age key); returns the namespaces Pulumi owns."""
-        self.secret_zero: list[pulumi.Resource] = []
-        owned = {cfg.argocd.namespace}
-        if cfg.secrets.backend != "sops" or cfg.sops_age_key is None:
-            return owned
-        ns = restricted_namespace(SOPS_NAMESPACE)
-        namespace = k8s.core.v1.Namespace(
-            "sops-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=ns["name"], labels=ns["labels"]), opts=child
+    def _namespace(self, component: str) -> k8s.core.v1.Namespace:
+        """The namespace of a catalog component, owned by Pulumi because it holds a bootstrap secret."""
+        entry = load_catalog()[component]
+        ns = bootstrap_namespace(entry.namespace, entry.pod_security)
+        return k8s.core.v1.Namespace(
+            f"{component}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=ns["name"], labels=ns["labels"]),
+            opts=self._child,
         )
-        key = pulumi.Output.secret(cfg.sops_age_key.get_secret_value())
-        secret = k8s.core.v1.Secret(
-            "sops-age-key",
+
+    def _secret(self, name: str, namespace: k8s.core.v1.Namespace, data: dict) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            name,
             k8s.core.v1.SecretInitArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=SOPS_KEY_SECRET, namespace=namespace.metadata.name),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace.metadata.name),
                 type="Opaque",
-                string_data={"key.txt": key},
-                immutable=False,
+                string_data=data,
             ),
-            opts=child,
+            opts=self._child,
         )
-        self.secret_zero = [namespace, secret]
-        return owned | {SOPS_NAMESPACE}
+
+    def _sops_age_key(self, cfg: StackConfig) -> set[str]:
+        """Secret zero: the age key SOPS decrypts every other secret with."""
+        if cfg.secrets.backend != "sops" or cfg.sops_age_key is None or not cfg.enabled(SOPS_COMPONENT):
+            return set()
+        namespace = self._namespace(SOPS_COMPONENT)
+        key = pulumi.Output.secret(cfg.sops_age_key.get_secret_value())
+        self.bootstrap_secrets += [namespace, self._secret(SOPS_KEY_SECRET, namespace, {"key.txt": key})]
+        return {load_catalog()[SOPS_COMPONENT].namespace}
+
+    def _grafana_admin(self, cfg: StackConfig) -> set[str]:
+        """Grafana's admin login, generated once: never the chart's well-known default."""
+        self.grafana_admin_password = None
+        if "platform" not in cfg.layers or not cfg.enabled(GRAFANA_COMPONENT):
+            return set()
+        provider = random.Provider("random", opts=pulumi.ResourceOptions(parent=self))
+        password = random.RandomPassword(
+            "grafana-admin-password",
+            random.RandomPasswordArgs(length=32, special=False),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
+        namespace = self._namespace(GRAFANA_COMPONENT)
+        data = {"admin-user": "admin", "admin-password": password.result}
+        self.bootstrap_secrets += [namespace, self._secret(GRAFANA_ADMIN_SECRET, namespace, data)]
+        self.grafana_admin_password = pulumi.Output.secret(password.result)
+        return {load_catalog()[GRAFANA_COMPONENT].namespace}

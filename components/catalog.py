@@ -24,7 +24,10 @@ PROFILES: dict[str, tuple[str, ...]] = {
 GPU_STACKS = ("gke-managed", "operator", "none")
 SECRET_BACKENDS = ("external-secrets", "sops", "none")
 SEMVER = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
-CATALOG_KEYS = {"name", "layer", "wave", "namespace", "chart", "when", "serverSideApply", "values"}
+CATALOG_KEYS = {"name", "layer", "wave", "namespace", "chart", "when", "serverSideApply", "podSecurity", "values"}
+# Pod Security Standard enforced on a component's namespace; privileged only where the
+# component must touch the host (drivers, node exporters).
+POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
 
 
 class CatalogError(Exception):
@@ -47,6 +50,7 @@ class CatalogEntry:
     chart: ChartPin
     values: dict[str, Any] = field(default_factory=dict)
     server_side_apply: bool = False
+    pod_security: str = "baseline"
     # Conditions on ClusterFacts/config, e.g. {"gpuStack": ["operator"]}.
     when: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -74,6 +78,7 @@ def _entry(path: Path) -> CatalogEntry:
             chart=pin,
             values=doc.get("values") or {},
             server_side_apply=bool(doc.get("serverSideApply", False)),
+            pod_security=doc.get("podSecurity", "baseline"),
             when={k: tuple(v) for k, v in (doc.get("when") or {}).items()},
         )
     except (KeyError, TypeError) as exc:
@@ -82,6 +87,8 @@ def _entry(path: Path) -> CatalogEntry:
         raise CatalogError(f"{where}: name {entry.name!r} differs from the file name")
     if entry.layer not in LAYERS or path.parent.name != entry.layer:
         raise CatalogError(f"{where}: layer {entry.layer!r} must be one of {LAYERS} and match its folder")
+    if entry.pod_security not in POD_SECURITY_LEVELS:
+        raise CatalogError(f"{where}: podSecurity must be one of {', '.join(POD_SECURITY_LEVELS)}")
     if not SEMVER.match(pin.version):
         raise CatalogError(f"{where}: chart version {pin.version!r} is not a pinned semantic version")
     if not pin.repo_url.startswith(("https://", "oci://")):

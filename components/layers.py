@@ -68,6 +68,7 @@ def _chart_child(entry: CatalogEntry, cfg: StackConfig, facts: dict[str, Any], o
         # A namespace Pulumi created for bootstrap secrets is Pulumi's, never shared with Argo CD.
         create_namespace=entry.namespace not in owned,
         server_side_apply=entry.server_side_apply,
+        pod_security=entry.pod_security,
         labels={"inference-platform/layer": entry.layer},
     )
 

@@ -95,12 +95,20 @@ def test_no_secret_value_in_any_application(run):
         assert app.secret_inputs == [], f"{app.name} carries a secret"
 
 
-def test_bootstrap_secret_only_where_sops(run):
+def test_bootstrap_secrets_are_secret_and_only_where_needed(run):
     cfg = stack_config(run.stack)
-    secrets = run.of_type("kubernetes:core/v1:Secret")
+    secrets = {r.inputs["metadata"]["name"]: r for r in run.of_type("kubernetes:core/v1:Secret")}
     backend = (cfg.get("secrets") or {}).get("backend", "sops")
-    if backend == "sops":
-        (secret,) = secrets
-        assert any(p.startswith("stringData") for p in secret.secret_inputs)
-    else:
-        assert secrets == []
+    expected = {"grafana-admin"} | ({"sops-age-key"} if backend == "sops" else set())
+    assert set(secrets) == expected
+    for secret in secrets.values():
+        assert any(p.startswith("stringData") for p in secret.secret_inputs), secret.name
+    assert is_secret(run.outputs["grafanaAdminPassword"])
+
+
+def test_namespaces_holding_bootstrap_secrets_are_not_created_by_argo_cd(run):
+    owned = {r.inputs["metadata"]["name"] for r in run.of_type("kubernetes:core/v1:Namespace")}
+    for root in run.of_type("kubernetes:argoproj.io/v1alpha1:Application"):
+        for child in root.inputs["spec"]["source"]["helm"]["valuesObject"]["resources"]:
+            if child["spec"]["destination"]["namespace"] in owned:
+                assert "CreateNamespace=true" not in child["spec"]["syncPolicy"]["syncOptions"], child["metadata"]

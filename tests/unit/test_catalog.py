@@ -40,6 +40,7 @@ def test_good_entry_loads(tmp_path):
         (GOOD | {"layer": "serving"}, "must be one of"),
         (GOOD | {"when": {"gpuStack": ["amd"]}}, "when.gpuStack"),
         ({k: v for k, v in GOOD.items() if k != "chart"}, "missing or malformed field"),
+        (GOOD | {"podSecurity": "open"}, "podSecurity must be one of"),
     ],
 )
 def test_bad_entries_are_refused(tmp_path, doc, message):
@@ -54,3 +55,10 @@ def test_conditions_select_by_gpu_stack_and_secret_backend():
     assert not catalog["gpu-operator"].applies("gke-managed", "sops")
     assert catalog["external-secrets"].applies("gke-managed", "external-secrets")
     assert not catalog["external-secrets"].applies("gke-managed", "sops")
+
+
+def test_host_level_components_get_privileged_namespaces_and_others_baseline():
+    catalog = load_catalog()
+    assert catalog["gpu-operator"].pod_security == "privileged"
+    assert catalog["kube-prometheus-stack"].pod_security == "privileged"
+    assert catalog["cert-manager"].pod_security == "baseline"
