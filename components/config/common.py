@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from components.config.base import GpuPoolSpec, Strict, dns_label
 
@@ -33,3 +33,16 @@ class SubstrateBase(Strict):
         return dns_label(value, 40)
 
 
+
+
+class NodeBounds(Strict):
+    """An autoscaled node group; subclasses declare min_nodes and max_nodes with their defaults."""
+
+    min_nodes: int
+    max_nodes: int
+
+    @model_validator(mode="after")
+    def _node_bounds(self):
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"minNodes ({self.min_nodes}) is greater than maxNodes ({self.max_nodes})")
+        return self

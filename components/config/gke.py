@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.base import GpuPoolSpec, Strict
-from components.config.common import SubstrateBase, cidr, unique_pool_names
+from components.config.base import GpuPoolSpec
+from components.config.common import NodeBounds, SubstrateBase, cidr, unique_pool_names
 
 GCP_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 GCP_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
@@ -25,7 +25,7 @@ def machine_type(value: str) -> str:
     return value
 
 
-class GkeSystemPool(Strict):
+class GkeSystemPool(NodeBounds):
     """CPU nodes for the platform itself. Node counts are totals over the pool's zones; the
     pool starts with one node in each of the three zones GKE spreads a regional cluster over."""
 
@@ -41,8 +41,6 @@ class GkeSystemPool(Strict):
 
     @model_validator(mode="after")
     def _bounds(self) -> GkeSystemPool:
-        if self.min_nodes > self.max_nodes:
-            raise ValueError(f"minNodes ({self.min_nodes}) is greater than maxNodes ({self.max_nodes})")
         if self.max_nodes < SYSTEM_POOL_ZONES:
             raise ValueError(
                 f"maxNodes ({self.max_nodes}) is below {SYSTEM_POOL_ZONES}: the pool starts with one node "
@@ -51,7 +49,7 @@ class GkeSystemPool(Strict):
         return self
 
 
-class GkeGpuPool(GpuPoolSpec):
+class GkeGpuPool(GpuPoolSpec, NodeBounds):
     """A GPU node pool. Node counts are totals over the pool's zones, so GPU quota and cost
     stay what the numbers say; minNodes 0 lets the pool scale to nothing when idle."""
 
@@ -78,8 +76,6 @@ class GkeGpuPool(GpuPoolSpec):
 
     @model_validator(mode="after")
     def _bounds(self) -> GkeGpuPool:
-        if self.min_nodes > self.max_nodes:
-            raise ValueError(f"minNodes ({self.min_nodes}) is greater than maxNodes ({self.max_nodes})")
         if len(set(self.zones)) != len(self.zones):
             raise ValueError(f"GPU pool {self.name!r} lists a zone twice: {', '.join(self.zones)}")
         return self

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.config.base import GpuPoolSpec, dns_label
-from components.config.common import SubstrateBase, cidr, unique_pool_names
+from components.config.common import NodeBounds, SubstrateBase, cidr, unique_pool_names
 
 # The label every GPU pool's nodes carry; ClusterFacts selects pools by it.
 POOL_LABEL = "inference-platform/gpu-pool"
@@ -22,7 +22,7 @@ HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
 NODE_POD_PREFIX = 24
 
 
-class VksGpuPool(GpuPoolSpec):
+class VksGpuPool(GpuPoolSpec, NodeBounds):
     vgpu_profile: str = Field(min_length=1, description="NVIDIA vGPU profile, e.g. grid_a100-40c")
     cpus: int = Field(default=8, ge=1, le=256)
     memory_mib: int = Field(default=65536, ge=1024)
@@ -44,12 +44,6 @@ class VksGpuPool(GpuPoolSpec):
         if POOL_LABEL in value:
             raise ValueError(f"label {POOL_LABEL!r} is set from the pool name; remove it from labels")
         return value
-
-    @model_validator(mode="after")
-    def _bounds(self) -> VksGpuPool:
-        if self.min_nodes > self.max_nodes:
-            raise ValueError(f"minNodes ({self.min_nodes}) is greater than maxNodes ({self.max_nodes})")
-        return self
 
 
 class VksSubstrate(SubstrateBase):
