@@ -17,17 +17,29 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.catalog import manifests_chart
+from tooling import yaml_emit
 from tooling.program import Run, run_program, stack_file
 
 REDACTED = "<redacted>"
 NOT_OBJECTS = ("kubernetes:helm.sh/", "pulumi:providers:", "kubernetes:yaml")
 
 
+FIRST = ("apiVersion", "kind", "metadata")
+
+
+def _canonical(value: Any) -> Any:
+    """Keys sorted at every level (the wire does not keep an order), Kubernetes' usual first."""
+    if isinstance(value, dict):
+        keys = [k for k in FIRST if k in value] + sorted(k for k in value if k not in FIRST)
+        return {k: _canonical(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
 def _clean(inputs: dict[str, Any]) -> dict[str, Any]:
-    obj = {k: v for k, v in inputs.items() if not k.startswith("__")}
+    obj = _canonical({k: v for k, v in inputs.items() if not k.startswith("__")})
     if obj.get("kind") == "Secret":
         # Secret values never leave the program: render shows the keys only.
         for field in ("data", "stringData"):
@@ -97,7 +109,7 @@ def render(stack: str, out: Path) -> tuple[int, int]:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     for i, obj in enumerate(objects):
-        (out / file_name(i, obj)).write_text(yaml.safe_dump(obj, sort_keys=False))
+        (out / file_name(i, obj)).write_text(yaml_emit.dump(obj))
     listing = resources_listing(run)
     document = {"kind": "PulumiResourceList", "stack": run.stack, "resources": listing}
     (out / "resources.json").write_text(json.dumps(document, indent=2) + "\n")
