@@ -35,6 +35,8 @@ PLATFORM_CLUSTER_KINDS = [
     {"group": "scheduling.k8s.io", "kind": "PriorityClass"},
     {"group": "node.k8s.io", "kind": "RuntimeClass"},
     {"group": "nvidia.com", "kind": "ClusterPolicy"},
+    # The GPU Operator's bundled Node Feature Discovery ships cluster-scoped rules.
+    {"group": "nfd.k8s-sigs.io", "kind": "NodeFeatureRule"},
     {"group": "external-secrets.io", "kind": "ClusterSecretStore"},
 ]
 SERVING_CLUSTER_KINDS = [{"group": "", "kind": "Namespace"}]
