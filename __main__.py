@@ -17,5 +17,7 @@ pulumi.export("kubeconfig", facts.kubeconfig)
 pulumi.export("argocdNamespace", platform.argocd_namespace)
 pulumi.export("roots", platform.roots)
 pulumi.export("models", [m.name for m in config.models])
+for name, value in facts.outputs.items():
+    pulumi.export(name, value)
 if platform.grafana_admin_password is not None:
     pulumi.export("grafanaAdminPassword", platform.grafana_admin_password)

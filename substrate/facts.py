@@ -58,6 +58,8 @@ class ClusterFacts:
     kube_context: str | None = None
     # Resources the in-cluster bootstrap must wait for (node pools, joins).
     ready: tuple[pulumi.Resource, ...] = field(default=(), compare=False)
+    # Stack outputs only this substrate has (e.g. Hetzner's GPU join command), by export name.
+    outputs: dict[str, pulumi.Output] = field(default_factory=dict, compare=False)
 
     def plain(self) -> dict:
         """The facts pure renderers may use: plain data, no Outputs, no secrets."""

@@ -313,9 +313,11 @@ class HetznerCluster(pulumi.ComponentResource):
 def build(cfg: StackConfig) -> ClusterFacts:
     cluster = HetznerCluster("hetzner", HetznerClusterArgs(spec=cfg.substrate, protect=cfg.protect))
     # Outputs only this substrate has; docs/substrates/hetzner.md shows how they are used.
-    pulumi.export("apiAddress", cluster.api_address)
-    pulumi.export("controlPlaneAddress", cluster.control_plane_address)
-    pulumi.export("gpuJoinCommand", cluster.gpu_join_command)
-    pulumi.export("k3sToken", cluster.k3s_token)
-    pulumi.export("sshPrivateKey", cluster.ssh_private_key)
+    cluster.facts.outputs.update(
+        apiAddress=cluster.api_address,
+        controlPlaneAddress=cluster.control_plane_address,
+        gpuJoinCommand=cluster.gpu_join_command,
+        k3sToken=cluster.k3s_token,
+        sshPrivateKey=cluster.ssh_private_key,
+    )
     return cluster.facts

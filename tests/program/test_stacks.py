@@ -112,3 +112,10 @@ def test_namespaces_holding_bootstrap_secrets_are_not_created_by_argo_cd(run):
         for child in root.inputs["spec"]["source"]["helm"]["valuesObject"]["resources"]:
             if child["spec"]["destination"]["namespace"] in owned:
                 assert "CreateNamespace=true" not in child["spec"]["syncPolicy"]["syncOptions"], child["metadata"]
+
+
+def test_substrate_outputs_are_exported(run):
+    if run.stack == "hetzner":
+        assert {"apiAddress", "gpuJoinCommand", "k3sToken", "sshPrivateKey"} <= set(run.outputs)
+        assert is_secret(run.outputs["gpuJoinCommand"]) and is_secret(run.outputs["sshPrivateKey"])
+    assert {"clusterName", "kubeconfig", "roots", "models"} <= set(run.outputs)

@@ -53,7 +53,7 @@ def build(preview: bool, gpu: bool = False, protect: bool = True, workers: int =
         holder["facts"] = build_hetzner(cfg)
 
     run = run_function(program, preview=preview)
-    return Built(run=run, facts=holder["facts"], exports=run.outputs)
+    return Built(run=run, facts=holder["facts"], exports=holder["facts"].outputs)
 
 
 @pytest.fixture(params=[False, True], ids=["update", "preview"])
