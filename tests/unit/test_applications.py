@@ -11,30 +11,10 @@ from components.catalog import PROFILES, load_catalog, manifests_chart
 from components.config import parse_stack_config
 from components.layers import build_layers, roots_project
 from components.values import deep_merge
+from tests.plain_facts import gke_facts, operator_facts
 
-FACTS_GKE = {
-    "gpuStack": "gke-managed",
-    "gpuPools": [
-        {
-            "name": "l4",
-            "accelerator": "nvidia-l4",
-            "count": 1,
-            "labels": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
-            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}],
-        }
-    ],
-    "storageClass": "standard-rwo",
-    "storageShared": False,
-    "secretStore": {
-        "backend": "gcp-secret-manager",
-        "project": "p-123456",
-        "identity": "eso@p-123456.iam.gserviceaccount.com",
-    },
-}
-FACTS_OPERATOR = FACTS_GKE | {
-    "gpuStack": "operator",
-    "secretStore": {"backend": "none", "project": None, "identity": None},
-}
+FACTS_GKE = gke_facts()
+FACTS_OPERATOR = operator_facts()
 AGE = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
 
 

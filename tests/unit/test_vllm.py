@@ -6,20 +6,9 @@ import pytest
 
 from components.config.modelspec import ModelSpec
 from components.serving.vllm import engine_args, render_vllm
+from tests.plain_facts import gke_facts
 
-FACTS = {
-    "gpuPools": [
-        {
-            "name": "l4",
-            "accelerator": "nvidia-l4",
-            "count": 2,
-            "labels": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
-            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}],
-        }
-    ],
-    "storageClass": "standard-rwo",
-    "storageShared": False,
-}
+FACTS = gke_facts(gpus_per_node=2)
 
 
 def model(**overrides) -> ModelSpec:

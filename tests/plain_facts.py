@@ -1,0 +1,35 @@
+"""Plain ClusterFacts (as ClusterFacts.plain() returns them) for renderer tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+
+
+def gke_facts(gpus_per_node: int = 1) -> dict[str, Any]:
+    return {
+        "substrate": "gke",
+        "gpuStack": "gke-managed",
+        "gpuPools": [
+            {
+                "name": "l4",
+                "accelerator": "nvidia-l4",
+                "count": gpus_per_node,
+                "labels": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
+                "taints": [GPU_TAINT],
+            }
+        ],
+        "storageClass": "standard-rwo",
+        "storageShared": False,
+        "secretStore": {
+            "backend": "gcp-secret-manager",
+            "project": "p-123456",
+            "identity": "eso@p-123456.iam.gserviceaccount.com",
+        },
+    }
+
+
+def operator_facts() -> dict[str, Any]:
+    no_store = {"backend": "none", "project": None, "identity": None}
+    return gke_facts() | {"substrate": "existing", "gpuStack": "operator", "secretStore": no_store}
