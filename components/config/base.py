@@ -11,7 +11,6 @@ DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # Kubernetes label keys may carry a DNS prefix; values are at most 63 characters.
 LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
 class Strict(BaseModel):
@@ -42,22 +41,6 @@ def check_labels(labels: dict[str, str]) -> dict[str, str]:
         if len(value) > 63 or not LABEL_VALUE.match(value):
             raise ValueError(f"label value {value!r} (key {key!r}) is not a valid Kubernetes label value")
     return labels
-
-
-class Taint(Strict):
-    key: str
-    value: str = ""
-    effect: str = "NoSchedule"
-
-    @field_validator("effect")
-    @classmethod
-    def _effect(cls, value: str) -> str:
-        if value not in TAINT_EFFECTS:
-            raise ValueError(f"taint effect {value!r} is not one of {', '.join(TAINT_EFFECTS)}")
-        return value
-
-
-GPU_TAINT = Taint(key="nvidia.com/gpu", value="present", effect="NoSchedule")
 
 
 class GpuPoolSpec(Strict):

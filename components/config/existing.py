@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from components.config.base import GpuPoolSpec, check_labels
+from components.config.base import GpuPoolSpec
 from components.config.common import SubstrateBase, unique_pool_names
 
 
@@ -29,6 +29,4 @@ class ExistingSubstrate(SubstrateBase):
             raise ValueError(
                 "gpuPools are declared but gpuStack is 'none'; set gpuStack to 'operator' or 'gke-managed'"
             )
-        for pool in self.gpu_pools:
-            check_labels(pool.labels)
         return self

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from components.config.stack import SECRET_KEYS, StackConfig
+from components.config.substrates import SUBSTRATE_KINDS
 
 NAMESPACE = "inference-platform"
 
@@ -32,7 +33,7 @@ def _path(loc: Iterable[Any]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("gke", "hetzner", "vks", "kind", "existing") and out == "substrate":
+        elif part in SUBSTRATE_KINDS and out == "substrate":
             continue  # the discriminator tag, not a key the user wrote
         else:
             out += f".{part}" if out else str(part)
@@ -49,7 +50,7 @@ def format_errors(err: ValidationError) -> str:
             msg = "unknown key (not in the schema; see docs/config.md)"
         elif e["type"] == "union_tag_invalid":
             tag = (e.get("ctx") or {}).get("tag", e["input"])
-            msg = f"unknown substrate {tag!r}; allowed: gke, hetzner, vks, kind, existing"
+            msg = f"unknown substrate {tag!r}; allowed: {', '.join(SUBSTRATE_KINDS)}"
         elif e["type"] == "literal_error":
             msg = f"{e['input']!r} is not allowed; {msg[0].lower()}{msg[1:]}"
         lines.append(f"  {key}: {msg}")

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from components.catalog import LAYERS, PROFILES, load_catalog
+from components.catalog import PROFILES, load_catalog
 from components.config.base import Strict
 from components.config.modelspec import ModelSpec
 from components.config.substrates import SubstrateConfig
@@ -143,5 +143,3 @@ class StackConfig(Strict):
 def _filled_layers() -> set[str]:
     return {"serving"} | {c.layer for c in load_catalog().values()}
 
-
-__all__ = ["LAYERS", "SECRET_KEYS", "StackConfig"]
