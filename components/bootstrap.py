@@ -13,7 +13,7 @@ from components.argocd import ArgoCd, ArgoCdArgs, bootstrap_namespace
 from components.catalog import load_catalog
 from components.config import StackConfig
 from components.layers import build_layers, roots_project
-from substrate.facts import ClusterFacts
+from contract.facts import ClusterFacts
 
 SOPS_COMPONENT = "sops-secrets-operator"
 SOPS_KEY_SECRET = "sops-age-key"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from components.config import StackConfig
-    from substrate.facts import ClusterFacts
+    from contract.facts import ClusterFacts
 
 # kind -> module. Importing lazily keeps pulumi-gcp (about 300 MB) out of other stacks.
 MODULES = {

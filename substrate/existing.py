@@ -8,7 +8,7 @@ import pulumi
 
 from components.config import StackConfig
 from components.config.substrates import ExistingSubstrate
-from substrate.facts import GPU_TAINT, ClusterFacts, GpuPool
+from contract.facts import GPU_TAINT, ClusterFacts, GpuPool
 
 
 @dataclass(frozen=True)

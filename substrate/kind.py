@@ -12,7 +12,7 @@ from pulumi_command import local
 
 from components.config import StackConfig
 from components.config.substrates import KindSubstrate
-from substrate.facts import ClusterFacts
+from contract.facts import ClusterFacts
 
 
 def kind_cluster_config(spec: KindSubstrate) -> str:

@@ -10,7 +10,7 @@ import yaml
 from pulumi.runtime.sync_await import _sync_await
 
 from components.config import parse_stack_config
-from substrate.facts import ClusterFacts
+from contract.facts import ClusterFacts
 from tooling.fakes_gke import FAKE_ENDPOINT
 from tooling.mocks import Recorded
 from tooling.program import Run, run_function

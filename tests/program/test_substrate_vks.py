@@ -11,8 +11,8 @@ from pulumi.runtime.sync_await import _sync_await
 import tooling.program
 from components.config import parse_stack_config
 from components.config.vks import POOL_LABEL, VksSubstrate
-from substrate import vks_manifests as m
-from substrate.facts import GPU_TAINT, ClusterFacts
+from contract.facts import GPU_TAINT, ClusterFacts
+from substrate.vks import manifests as m
 from tooling.fakes_vks import WORKLOAD_KUBECONFIG
 from tooling.mocks import Recorded, RecordingMonitor
 from tooling.program import Run

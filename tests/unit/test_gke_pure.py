@@ -7,9 +7,9 @@ import yaml
 from pydantic import ValidationError
 
 from components.config.gke import GkeGpuPool, GkeSubstrate, GkeSystemPool
-from substrate.facts import GPU_TAINT, Taint
-from substrate.gke_kubeconfig import gke_kubeconfig
-from substrate.gke_values import (
+from contract.facts import GPU_TAINT, Taint
+from substrate.gke.kubeconfig import gke_kubeconfig
+from substrate.gke.values import (
     ACCELERATOR_LABEL,
     GPU_POOL_LABEL,
     SERVICE_ACCOUNT_ID,

@@ -10,8 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 from components.config.hetzner import HetznerSubstrate
-from substrate import hetzner_k3s as k3s
-from substrate.hetzner import admin_rules, gpu_pools, placement_groups
+from substrate.hetzner import k3s
+from substrate.hetzner.cluster import admin_rules, gpu_pools, placement_groups
 
 TOKEN = "T0ken" * 8
 LB_IP = "203.0.113.7"

@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 
 from components.config.vks import VksSubstrate
-from substrate import vks_manifests as m
+from substrate.vks import manifests as m
 from tooling.conformance import Conformance
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from components.config.vks import POOL_LABEL, VksSubstrate
-from substrate import vks_manifests as m
+from substrate.vks import manifests as m
 
 BASE = {
     "kind": "vks",

@@ -8,8 +8,8 @@ import pulumi
 from pulumi_gcp import projects, serviceaccount
 
 from components.config.gke import GkeSubstrate
-from substrate.facts import SecretStore
-from substrate.gke_values import (
+from contract.facts import SecretStore
+from substrate.gke.values import (
     ESO_NAMESPACE,
     ESO_SERVICE_ACCOUNT,
     service_account_email,

@@ -16,8 +16,8 @@ import pulumi_vsphere as vsphere
 
 from components.config import StackConfig
 from components.config.vks import VksSubstrate
-from substrate import vks_manifests as manifests
-from substrate.facts import GPU_TAINT, ClusterFacts, GpuPool
+from contract.facts import GPU_TAINT, ClusterFacts, GpuPool
+from substrate.vks import manifests
 
 # Creating or upgrading a cluster replaces its machines one by one: far longer than the default wait.
 CLUSTER_TIMEOUTS = pulumi.CustomTimeouts(create="60m", update="90m", delete="30m")

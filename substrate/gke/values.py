@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from components.config.gke import GkeGpuPool
-from substrate.facts import GPU_TAINT, GpuPool, Taint
+from contract.facts import GPU_TAINT, GpuPool, Taint
 
 GPU_POOL_LABEL = "inference-platform/gpu-pool"
 # GKE labels every GPU node with its accelerator type; models select pools by it.

@@ -10,12 +10,12 @@ from pulumi_gcp import container
 
 from components.config import StackConfig
 from components.config.gke import GkeSubstrate
-from substrate.facts import ClusterFacts, SecretStore
-from substrate.gke_identity import create_node_identity, create_secret_store_identity
-from substrate.gke_kubeconfig import gke_kubeconfig
-from substrate.gke_network import POD_RANGE, SERVICE_RANGE, GkeNetwork, create_network
-from substrate.gke_pools import CLOUD_PLATFORM_SCOPE, create_gpu_pool, create_system_pool
-from substrate.gke_values import gpu_pool_facts, kube_context_name, workload_pool
+from contract.facts import ClusterFacts, SecretStore
+from substrate.gke.identity import create_node_identity, create_secret_store_identity
+from substrate.gke.kubeconfig import gke_kubeconfig
+from substrate.gke.network import POD_RANGE, SERVICE_RANGE, GkeNetwork, create_network
+from substrate.gke.pools import CLOUD_PLATFORM_SCOPE, create_gpu_pool, create_system_pool
+from substrate.gke.values import gpu_pool_facts, kube_context_name, workload_pool
 
 STORAGE_CLASS = "standard-rwo"  # GKE's pd-balanced CSI class, ReadWriteOnce
 GATEWAY_CLASS = "gke-l7-regional-external-managed"

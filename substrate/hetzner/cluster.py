@@ -17,8 +17,8 @@ from pulumi_command import remote
 
 from components.config import StackConfig
 from components.config.hetzner import HetznerSubstrate
-from substrate import hetzner_k3s as k3s
-from substrate.facts import GPU_TAINT, ClusterFacts, GpuPool
+from contract.facts import GPU_TAINT, ClusterFacts, GpuPool
+from substrate.hetzner import k3s
 
 CLUSTER_LABEL = "inference-platform/cluster"
 # hcloud spread placement groups hold at most 10 servers.

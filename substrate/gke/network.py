@@ -9,7 +9,7 @@ import pulumi
 from pulumi_gcp import compute
 
 from components.config.gke import GkeSubstrate
-from substrate.gke_values import node_network_tag
+from substrate.gke.values import node_network_tag
 
 POD_RANGE = "pods"
 SERVICE_RANGE = "services"

@@ -6,8 +6,8 @@ import pulumi
 from pulumi_gcp import container
 
 from components.config.gke import SYSTEM_POOL_NAME, GkeGpuPool, GkeSubstrate
-from substrate.facts import GPU_TAINT
-from substrate.gke_values import gke_taint_effect, gpu_node_labels, node_network_tag
+from contract.facts import GPU_TAINT
+from substrate.gke.values import gke_taint_effect, gpu_node_labels, node_network_tag
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 NODE_IMAGE = "COS_CONTAINERD"  # image streaming and managed GPU drivers both need COS with containerd

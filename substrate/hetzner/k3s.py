@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import yaml
 
 from components.config.hetzner import HetznerDedicatedGpuPool, HetznerSubstrate
-from substrate.facts import GPU_TAINT
+from contract.facts import GPU_TAINT
 
 # The version is pinned by INSTALL_K3S_VERSION; the script verifies the binary's checksum.
 K3S_INSTALL_URL = "https://get.k3s.io"

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.config.vks import POOL_LABEL, VksGpuPool, VksSubstrate
-from substrate.facts import GPU_TAINT
+from contract.facts import GPU_TAINT
 
 API_VERSION = "cluster.x-k8s.io/v1beta1"
 KIND = "Cluster"
