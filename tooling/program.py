@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import runpy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from pulumi.runtime import settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from tooling.mocks import Recorded, RecordingMocks, RecordingMonitor
+from tooling.mocks import Recorded, RecordingMocks, RecordingMonitor, denied_default_providers
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "inference-platform"
@@ -87,18 +87,51 @@ def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
     return config, secret_keys
 
 
+def read_project_config(path: Path = ROOT / "Pulumi.yaml") -> dict[str, str]:
+    """Project-level config from Pulumi.yaml, as the CLI merges it under every stack's config.
+
+    A key without a namespace belongs to the project; a value is given as `value:` (any
+    type) or `default:`, or directly for a scalar.
+    """
+    doc = yaml.safe_load(path.read_text()) or {}
+    config: dict[str, str] = {}
+    for key, spec in (doc.get("config") or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(spec, dict):
+            if "value" in spec:
+                value = spec["value"]
+            elif "default" in spec:
+                value = spec["default"]
+            else:
+                continue  # declared type or description only: no value
+        else:
+            value = spec
+        config[full] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
 @dataclass
 class Run:
     stack: str
     preview: bool
     resources: list[Recorded]
     outputs: dict[str, Any]
+    # The config map the program saw, and the URN of the stack resource the engine creates.
+    config: dict[str, str] = field(default_factory=dict)
+    stack_urn: str = ""
 
     def of_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
 
     def by_urn(self) -> dict[str, Recorded]:
         return {r.urn: r for r in self.resources}
+
+    def named(self, name: str, type_: str | None = None) -> Recorded:
+        """The one resource with this name (and type, when given)."""
+        found = [r for r in self.resources if r.name == name and (type_ is None or r.type == type_)]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r}" + (f" of type {type_}" if type_ else ""))
+        return found[0]
 
 
 def run_function(
@@ -109,11 +142,12 @@ def run_function(
     secret_keys: list[str] | None = None,
 ) -> Run:
     """Run `fn` as a Pulumi program under the recording mock and wait for every registration."""
-    mocks = RecordingMocks()
-    monitor = RecordingMonitor(mocks)
+    config = dict(config or {})
+    mocks = RecordingMocks(preview=preview)
+    monitor = RecordingMonitor(mocks, denied_default_providers(config))
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-    pulumi.runtime.set_all_config(config or {}, secret_keys or [])
+    pulumi.runtime.set_all_config(config, secret_keys or [])
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
     root = settings.get_root_resource()
@@ -121,12 +155,20 @@ def run_function(
     outputs = {}
     if root is not None and getattr(root, "outputs", None):
         outputs = dict(root.outputs)
-    return Run(stack=stack, preview=preview, resources=list(monitor.recorded.values()), outputs=outputs)
+    return Run(
+        stack=stack,
+        preview=preview,
+        resources=list(monitor.recorded.values()),
+        outputs=outputs,
+        config=config,
+        stack_urn=monitor.stack_urn,
+    )
 
 
 def run_program(path: Path, preview: bool = False) -> Run:
-    """Execute __main__.py for the stack file, offline."""
-    config, secret_keys = read_stack_config(path)
+    """Execute __main__.py for the stack file, offline, with the project's and the stack's config."""
+    stack_config, secret_keys = read_stack_config(path)
+    config = {**read_project_config(), **stack_config}
 
     def program() -> None:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
