@@ -19,6 +19,7 @@ from typing import Any
 
 from components.catalog import manifests_chart
 from tooling import yaml_emit
+from tooling.mocks import Recorded, urn_key
 from tooling.program import Run, run_program, stack_file
 
 REDACTED = "<redacted>"
@@ -87,26 +88,48 @@ def file_name(index: int, obj: dict[str, Any]) -> str:
     return f"{index:04d}-{slug}.yaml"
 
 
+def resource_entry(r: Recorded, by_urn: dict[str, Recorded]) -> dict[str, Any]:
+    """One resource as the engine gets it: identity, parent, provider, what it waits for, and
+    the options that change how it is created, replaced and deleted."""
+    options: dict[str, Any] = {
+        "protect": r.protect,
+        "deleteBeforeReplace": r.delete_before_replace,
+        "deletedWith": urn_key(r.deleted_with) if r.deleted_with else None,
+        "replaceWith": sorted(urn_key(u) for u in r.replace_with),
+        "customTimeouts": r.custom_timeouts,
+        "ignoreChanges": sorted(r.ignore_changes),
+        "aliases": r.aliases,
+        "additionalSecretOutputs": sorted(r.additional_secret_outputs),
+        "retainOnDelete": r.retain_on_delete,
+    }
+    depends = set(r.dependencies)
+    for urns in r.property_dependencies.values():
+        depends.update(urns)
+    entry = {
+        "type": r.type,
+        "name": r.name,
+        "parent": by_urn[r.parent].name if r.parent in by_urn else None,
+        "provider": by_urn[r.provider_urn].name if r.provider_urn in by_urn else None,
+        "dependsOn": sorted(urn_key(u) for u in depends),
+        "options": options,
+    }
+    if r.read:
+        entry["read"] = True
+    return entry
+
+
 def resources_listing(run: Run) -> list[dict[str, Any]]:
     by_urn = run.by_urn()
-    listing = [
-        {
-            "type": r.type,
-            "name": r.name,
-            "parent": by_urn[r.parent].name if r.parent in by_urn else None,
-            "provider": by_urn[r.provider_urn].name if r.provider_urn in by_urn else None,
-            "protect": r.protect,
-        }
-        for r in run.resources
-    ]
+    listing = [resource_entry(r, by_urn) for r in run.resources]
     return sorted(listing, key=lambda r: (r["parent"] or "", r["type"], r["name"]))
 
 
 def render(stack: str, out: Path) -> tuple[int, int]:
-    run = run_program(stack_file(stack))
-    objects = list(expand(pulumi_objects(run)))
+    # A stale folder goes first, so a failed render never leaves an old one looking current.
     if out.exists():
         shutil.rmtree(out)
+    run = run_program(stack_file(stack))
+    objects = list(expand(pulumi_objects(run)))
     out.mkdir(parents=True)
     for i, obj in enumerate(objects):
         (out / file_name(i, obj)).write_text(yaml_emit.dump(obj))

@@ -3,11 +3,16 @@ and its resource graph holds the platform's rules."""
 
 from __future__ import annotations
 
+import json
+
+import pulumi
 import pytest
 import yaml
 from pulumi.runtime.sync_await import _sync_await
 
 from tests.conftest import STACKS, stack_run
+from tooling.mocks import UNKNOWN
+from tooling.program import read_project_config, run_function
 
 MODES = [False, True]
 CASCADE = "resources-finalizer.argocd.argoproj.io"
@@ -119,3 +124,74 @@ def test_substrate_outputs_are_exported(run):
         assert {"apiAddress", "gpuJoinCommand", "k3sToken", "sshPrivateKey"} <= set(run.outputs)
         assert is_secret(run.outputs["gpuJoinCommand"]) and is_secret(run.outputs["sshPrivateKey"])
     assert {"clusterName", "kubeconfig", "roots", "models"} <= set(run.outputs)
+
+
+# --- The mock behaves like the engine where it matters ---------------------------------
+
+
+def test_in_preview_the_kubeconfig_the_cluster_provider_gets_is_unknown(run):
+    """A kubeconfig comes from the cluster being created (endpoint, command output, a read),
+    so the engine cannot know it in preview; a stack that brings its own kubeconfig (existing)
+    knows it in both modes."""
+    (provider,) = [r for r in run.of_type("pulumi:providers:kubernetes") if r.name == "cluster"]
+    computed = stack_config(run.stack)["substrate"]["kind"] != "existing"
+    assert (provider.inputs["kubeconfig"] == UNKNOWN) is (run.preview and computed)
+    assert _sync_await(run.outputs["kubeconfig"].is_known()) is not (run.preview and computed)
+
+
+def test_in_preview_ids_of_resources_to_create_are_unknown():
+    def program():
+        import pulumi_random as random
+
+        provider = random.Provider("random")
+        made = random.RandomPet("pet", opts=pulumi.ResourceOptions(provider=provider))
+        pulumi.export("id", made.id)
+        pulumi.export("pet", made.id.apply(lambda v: f"seen {v}"))
+
+    update, preview = run_function(program), run_function(program, preview=True)
+    assert _sync_await(update.outputs["pet"].future()) == "seen pet-id"
+    assert not _sync_await(preview.outputs["id"].is_known())
+    assert not _sync_await(preview.outputs["pet"].is_known())
+
+
+def test_reads_are_recorded_with_provider_parent_and_dependencies(run):
+    reads = [r for r in run.resources if r.read]
+    if run.stack != "vks":
+        assert reads == []
+        return
+    (read,) = reads
+    by_urn = run.by_urn()
+    assert read.key == "kubernetes:core/v1:Secret::workload-kubeconfig"
+    assert by_urn[read.provider_urn].type == "pulumi:providers:kubernetes"
+    assert not by_urn[read.parent].custom  # inside the substrate component
+    cluster = next(r for r in run.resources if r.type == "kubernetes:cluster.x-k8s.io/v1beta1:Cluster")
+    assert cluster.urn in read.dependencies
+    assert read.read_id == (UNKNOWN if run.preview else "inference/inference-kubeconfig")
+
+
+def test_a_read_with_a_default_provider_is_caught():
+    def program():
+        import pulumi_random as random
+
+        pet = random.RandomPet.get("stray", "pet-id")
+        # Every output is awaited, so the failed read leaves no unobserved future behind.
+        for prop in ("id", "urn", "keepers", "length", "prefix", "separator"):
+            pulumi.export(prop, getattr(pet, prop))
+
+    with pytest.raises(Exception, match="must use an explicit provider"):
+        run_function(program, config=read_project_config())
+
+
+def test_project_config_from_pulumi_yaml_is_loaded(run):
+    assert json.loads(run.config["pulumi:disable-default-providers"]) == ["*"]
+
+
+def test_a_default_provider_is_refused_because_pulumi_yaml_disables_them():
+    def program():
+        import pulumi_random as random
+
+        random.RandomPet("pet")
+
+    run_function(program)  # without the project's config a default provider is allowed
+    with pytest.raises(Exception, match="Default provider for 'random' disabled"):
+        run_function(program, config=read_project_config())
