@@ -13,7 +13,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.state
 export PULUMI_CONFIG_PASSPHRASE ?=
 endif
 
-.PHONY: help venv test lint render render-all conformance checkov preview up destroy e2e clean
+.PHONY: help venv test lint render render-all perf conformance checkov preview up destroy e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ render-all: $(STAMP) ## render every stack file, root and examples/
 	@for f in Pulumi.*.yaml examples/Pulumi.*.yaml; do \
 	  s=$$(basename $$f .yaml); s=$${s#Pulumi.}; \
 	  $(PY) -m tooling.render $$f --out out/$$s || exit 1; done
+
+perf: $(STAMP) ## print render time per stack file and per added model (numbers only, no pass/fail)
+	$(PY) -m tooling.perf
 
 conformance: render ## validate the rendered objects strictly against the official schemas
 	$(PY) -m tooling.conformance $(OUT)
