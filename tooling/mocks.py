@@ -96,6 +96,9 @@ class Recorded:
     # A read (`Resource.get`) rather than a registration, and the id it read.
     read: bool = False
     read_id: str = ""
+    # The inputs as they went over the wire (secrets and unknowns marked), which is what the
+    # engine hands a policy pack.
+    wire: Any = field(default=None, repr=False, compare=False)
 
     @property
     def provider_urn(self) -> str:
@@ -216,6 +219,7 @@ class RecordingMonitor(MockMonitor):
             replace_with=list(request.replace_with),
             replace_on_changes=list(request.replaceOnChanges),
             retain_on_delete=bool(request.retainOnDelete),
+            wire=request.object,
         )
         return response
 
@@ -240,6 +244,7 @@ class RecordingMonitor(MockMonitor):
             ignore_changes=[],
             read=True,
             read_id=request.id,
+            wire=request.properties,
         )
         # The engine answers a read with the id the provider read (empty, i.e. unknown, when
         # a preview skipped it); MockMonitor leaves the id out.

@@ -11,7 +11,7 @@ import yaml
 from pulumi.runtime.sync_await import _sync_await
 
 from tests.conftest import STACKS, stack_run
-from tooling.mocks import UNKNOWN
+from tooling.mocks import UNKNOWN, contains_unknown
 from tooling.program import read_project_config, run_function
 
 MODES = [False, True]
@@ -195,3 +195,15 @@ def test_a_default_provider_is_refused_because_pulumi_yaml_disables_them():
     run_function(program)  # without the project's config a default provider is allowed
     with pytest.raises(Exception, match="Default provider for 'random' disabled"):
         run_function(program, config=read_project_config())
+
+
+def test_what_the_preview_assertions_read_is_known_in_preview(run):
+    """The roots, projects, namespaces and Secrets are built from config, so preview knows
+    them: the assertions above check real values in preview too, not skipped applies."""
+    checked = ("Application", "AppProject", "Namespace", "Release")
+    for r in run.resources:
+        if r.type.rsplit(":", 1)[-1] in checked and not r.read:
+            assert not contains_unknown(r.inputs), f"{r.key} has unknown inputs in preview"
+    for secret in run.of_type("kubernetes:core/v1:Secret"):
+        if not secret.read:
+            assert not contains_unknown(secret.inputs["metadata"]), secret.key
