@@ -50,11 +50,11 @@ def _clean(inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def pulumi_objects(run: Run) -> list[dict[str, Any]]:
-    """Kubernetes objects Pulumi itself applies (not providers, not Helm releases)."""
+    """Kubernetes objects Pulumi itself applies (not providers, not Helm releases, not reads)."""
     objects = [
         _clean(r.inputs)
         for r in run.resources
-        if r.custom and r.type.startswith("kubernetes:") and not r.type.startswith(NOT_OBJECTS)
+        if r.custom and not r.read and r.type.startswith("kubernetes:") and not r.type.startswith(NOT_OBJECTS)
     ]
     # Registration order is concurrent; a stable order keeps render diffs readable.
     return sorted(objects, key=_identity)

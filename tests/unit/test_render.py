@@ -123,11 +123,13 @@ def test_the_listing_gives_dependencies_and_every_resource_option():
     assert listing["layer-pet"]["parent"] == "layer"
 
 
-def test_reads_are_listed_as_reads():
+def test_reads_are_listed_as_reads_and_not_rendered_as_objects():
     run = run_program(render.stack_file("vks"))
     (read,) = [r for r in render.resources_listing(run) if r.get("read")]
     assert read["name"] == "workload-kubeconfig" and read["provider"] == "supervisor"
     assert "kubernetes:cluster.x-k8s.io/v1beta1:Cluster::cluster" in read["dependsOn"]
+    # Pulumi reads that Secret; it applies nothing for it.
+    assert all(o.get("kind") and o.get("metadata") for o in render.pulumi_objects(run))
 
 
 def test_create_and_destroy_order_follow_the_engines_graph():
