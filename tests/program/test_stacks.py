@@ -11,6 +11,7 @@ import yaml
 from pulumi.runtime.sync_await import _sync_await
 
 from tests.conftest import STACKS, stack_run
+from tooling.graph import ordering
 from tooling.mocks import UNKNOWN, contains_unknown
 from tooling.program import read_project_config, run_function
 
@@ -207,3 +208,13 @@ def test_what_the_preview_assertions_read_is_known_in_preview(run):
     for secret in run.of_type("kubernetes:core/v1:Secret"):
         if not secret.read:
             assert not contains_unknown(secret.inputs["metadata"]), secret.key
+
+
+def test_roots_are_created_after_argo_cd_and_destroyed_before_it(run):
+    order = ordering(run)
+    (release,) = run.of_type("kubernetes:helm.sh/v3:Release")
+    cluster = next(r for r in run.of_type("pulumi:providers:kubernetes") if r.name == "cluster")
+    for root in run.of_type("kubernetes:argoproj.io/v1alpha1:Application"):
+        assert order.created_after(root.key, release.key) and order.destroyed_before(root.key, release.key)
+        assert order.created_after(root.key, cluster.key)
+    assert not order.created_after(release.key, release.key)

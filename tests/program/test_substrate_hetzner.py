@@ -13,6 +13,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components.config import parse_stack_config
 from tooling.fakes_hetzner import FAKE_K3S_TOKEN
+from tooling.mocks import UNKNOWN
 from tooling.program import Run, run_function
 
 COMPONENT = "inference-platform:substrate:HetznerCluster"
@@ -143,6 +144,8 @@ def test_servers_get_secret_user_data_network_firewall_and_placement(built):
             assert isinstance(net["networkId"], int | float)
             assert len(server.inputs["firewallIds"]) == 1
             assert "placementGroupId" in server.inputs
+        else:  # hcloud ids exist only once the network, firewall and group are created
+            assert net["networkId"] == UNKNOWN and server.inputs["placementGroupId"] == UNKNOWN
     control_plane = built.one(SERVER, "control-plane")
     assert control_plane.inputs["serverType"] == "cpx31"
     assert control_plane.inputs["networks"][0]["ip"] == "10.0.1.252"
@@ -184,6 +187,8 @@ def test_kubeconfig_is_read_over_ssh_as_a_secret(built):
     if not built.run.preview:
         assert read.inputs["connection"]["user"] == "root"
         assert read.inputs["connection"]["privateKey"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    else:  # the host address and generated key are known only after create
+        assert read.inputs["connection"] == UNKNOWN
 
 
 def test_facts(built):
@@ -233,3 +238,4 @@ def test_kubeconfig_and_join_command_are_secret_and_point_at_the_load_balancer()
 def test_kubeconfig_is_secret_in_preview():
     b = build(True, gpu=True)
     assert _sync_await(b.facts.kubeconfig.is_secret())
+    assert not _sync_await(b.facts.kubeconfig.is_known())  # read from the server it creates
