@@ -84,18 +84,22 @@ class ComponentOverride(Strict):
     values: dict[str, Any] = Field(default_factory=dict)
 
 
-# Key words of values that hold a secret, matched in keys lower-cased without separators.
-SECRET_WORDS = ("password", "passwd", "passphrase", "token", "secret", "apikey", "privatekey", "credential")
-# Keys that say where a secret is (an existing Secret, a key inside it, a mounted file), not what it is.
+# How the names of keys holding a secret end, compared lower-cased without separators
+# (adminPassword, api_key, GF_SECURITY_ADMIN_PASSWORD); tokenTTL or secretName do not.
+SECRET_ENDINGS = (
+    "password", "passwd", "passphrase", "token", "secret", "secretkey", "apikey", "privatekey",
+    "credential", "credentials",
+)
+# Keys that name where a secret is (an existing Secret, env loaded from one), not what it is.
 REFERENCE_PREFIXES = ("existing",)
-REFERENCE_SUFFIXES = ("name", "ref", "file", "path", "passwordkey", "tokenkey", "userkey")
+REFERENCE_ENDINGS = ("fromsecret",)
 
 
 def _secret_like(key: str) -> bool:
     word = re.sub(r"[^a-z0-9]", "", key.lower())
-    if word.startswith(REFERENCE_PREFIXES) or word.endswith(REFERENCE_SUFFIXES):
+    if word.startswith(REFERENCE_PREFIXES) or word.endswith(REFERENCE_ENDINGS):
         return False
-    return any(w in word for w in SECRET_WORDS)
+    return word.endswith(SECRET_ENDINGS)
 
 
 def _key(path: str, key: str) -> str:

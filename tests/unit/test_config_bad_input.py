@@ -215,6 +215,9 @@ PLAIN = [
     ({"receivers": [{"slack": {"api-key": "x"}}]}, "receivers[0].slack.api-key"),
     ({"extraEnv": [{"name": "HF_TOKEN", "value": "hf_abc"}]}, "extraEnv[0].value"),
     ({"clientCredentials": "x"}, "clientCredentials"),
+    ({"grafana": {"env": [{"name": "GF_SECURITY_ADMIN_PASSWORD", "value": "x"}]}}, "grafana.env[0].value"),
+    ({"minio": {"secretKey": "x"}}, "minio.secretKey"),
+    ({"webhookSecret": "x"}, "webhookSecret"),
 ]
 
 
@@ -234,7 +237,10 @@ REFERENCES = {
     "extraEnv": [{"name": "TOKEN_PATH", "value": "/var/run/token"}, {"name": "PASSWORD", "value": ""}],
     "oauth": {"clientSecretRef": "oauth", "tokenFile": "/var/run/secrets/token", "passwordPath": "/etc/pw"},
     "serviceAccount": {"automountServiceAccountToken": False},
-    "tokenTTL": 3600,
+    "tokenTTL": "24h",
+    "tokenExpirationSeconds": 3600,
+    "secretMode": "files",
+    "envFromSecret": "grafana-env",
 }
 
 
