@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from components.catalog import PROFILES, CatalogEntry, load_catalog, load_data
+from components.catalog import PROFILES, load_catalog, load_data
+from components.config import deployed, plaintext
 from components.config.base import Strict, dns_label, key_error
 from components.config.modelspec import ModelSpec
 from components.config.substrates import SubstrateConfig
@@ -84,47 +84,6 @@ class ComponentOverride(Strict):
     values: dict[str, Any] = Field(default_factory=dict)
 
 
-# How the names of keys holding a secret end, compared lower-cased without separators
-# (adminPassword, api_key, GF_SECURITY_ADMIN_PASSWORD); tokenTTL or secretName do not.
-SECRET_ENDINGS = (
-    "password", "passwd", "passphrase", "token", "secret", "secretkey", "apikey", "privatekey",
-    "credential", "credentials",
-)
-# Keys that name where a secret is (an existing Secret, env loaded from one), not what it is.
-REFERENCE_PREFIXES = ("existing",)
-REFERENCE_ENDINGS = ("fromsecret",)
-
-
-def _secret_like(key: str) -> bool:
-    word = re.sub(r"[^a-z0-9]", "", key.lower())
-    if word.startswith(REFERENCE_PREFIXES) or word.endswith(REFERENCE_ENDINGS):
-        return False
-    return word.endswith(SECRET_ENDINGS)
-
-
-def _key(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def plain_secrets(values: Any, path: str = "") -> Iterator[str]:
-    """Paths in chart values where a secret sits in plain text: a secret-named key with a
-    literal non-empty string, or an env-style {name: SECRET_NAME, value: literal} entry."""
-    if isinstance(values, Mapping):
-        name = values.get("name")
-        literal = values.get("value")
-        if isinstance(name, str) and _secret_like(name) and isinstance(literal, str) and literal:
-            yield _key(path, "value")
-        for key, value in values.items():
-            key = str(key)
-            if isinstance(value, str) and value and _secret_like(key):
-                yield _key(path, key)
-            else:
-                yield from plain_secrets(value, _key(path, key))
-    elif isinstance(values, list):
-        for i, value in enumerate(values):
-            yield from plain_secrets(value, f"{path}[{i}]")
-
-
 def _section(raw: Any) -> Mapping[str, Any]:
     """A raw config section as a mapping, or empty when it is not one (validation says why)."""
     if isinstance(raw, str):
@@ -161,14 +120,8 @@ class StackConfig(Strict):
     @classmethod
     def _no_plain_secrets(cls, value: dict[str, ComponentOverride]) -> dict[str, ComponentOverride]:
         for name, override in value.items():
-            for path in plain_secrets(override.values):
-                raise key_error(
-                    f"{name}.values.{path}",
-                    "looks like a secret given in plain text, where it would sit in the stack file, "
-                    "the Pulumi state and the Application; secrets come through the secrets backend "
-                    "only (secrets.backend): store it there and give the chart the Secret's name "
-                    "(e.g. existingSecret, secretName, secretKeyRef)",
-                )
+            for path in plaintext.plain_secrets(override.values):
+                raise key_error(f"{name}.values.{path}", plaintext.HELP)
         return value
 
     @field_validator("sops_age_key")
@@ -234,43 +187,13 @@ class StackConfig(Strict):
 
     @property
     def gpu_stack(self) -> str:
-        """How GPUs are driven on this stack's substrate (ClusterFacts.gpu_stack): the substrates' rule."""
-        substrate = self.substrate
-        if substrate.kind == "gke":
-            return "gke-managed"
-        if substrate.kind == "hetzner":
-            return "operator" if substrate.gpu_pools else "none"
-        if substrate.kind == "vks":
-            return "operator"
-        if substrate.kind == "existing":
-            return substrate.gpu_stack
-        return "none"
+        """How GPUs are driven on this stack's substrate (ClusterFacts.gpu_stack)."""
+        return deployed.gpu_stack(self.substrate)
 
     @model_validator(mode="after")
     def _needed_components(self) -> StackConfig:
-        """A component turned off while something this stack deploys needs it."""
-        names = ", ".join(m.name for m in self.models)
-        # component -> (what needs it, the other way out)
-        needs: dict[str, tuple[str, str]] = {}
-        if self.models:
-            needs["keda"] = (f"models ({names}) scale on queue depth through KEDA ScaledObjects", "serve no models")
-            needs["kube-prometheus-stack"] = (
-                f"models ({names}) are scraped through PodMonitors and their ScaledObjects read "
-                "vllm:num_requests_waiting from its Prometheus",
-                "serve no models",
-            )
-        backend = self.secrets.backend
-        if backend == "external-secrets":
-            needs["external-secrets"] = ("secrets.backend is 'external-secrets'", "choose another secrets.backend")
-        sops_users = [f"models[{i}].hfTokenSecret" for i, m in enumerate(self.models) if m.hf_token_secret]
-        if self.sops_age_key is not None:
-            sops_users.insert(0, "sopsAgeKey")
-        if backend == "sops" and sops_users:
-            needs["sops-secrets-operator"] = (
-                f"secrets.backend is 'sops' and {', '.join(sops_users)} rely on it to decrypt secrets in the cluster",
-                "choose another secrets.backend",
-            )
-        for name, (why, otherwise) in needs.items():
+        """A component turned off while something this stack deploys relies on it."""
+        for name, (why, otherwise) in deployed.needed_components(self).items():
             if not self.enabled(name):
                 raise key_error(
                     f"components.{name}.enabled",
@@ -283,8 +206,7 @@ class StackConfig(Strict):
         """Values (or an explicit `enabled: true`) for a component this stack does not deploy."""
         catalog = load_catalog()
         for name, override in self.components.items():
-            entry = catalog[name]
-            why = self._not_deployed(entry)
+            why = deployed.not_deployed(self, catalog[name])
             if why and "enabled" in override.model_fields_set and override.enabled:
                 raise key_error(f"components.{name}.enabled", f"{name} cannot be enabled on this stack: {why}")
             if not override.enabled:
@@ -295,19 +217,6 @@ class StackConfig(Strict):
                     f"values for {name}, which this stack does not deploy: {why}; remove them",
                 )
         return self
-
-    def _not_deployed(self, entry: CatalogEntry) -> str | None:
-        if entry.layer not in self.layers:
-            return f"it is in layer {entry.layer!r}, which profile {self.profile!r} does not include"
-        facts = {"gpuStack": self.gpu_stack, "secretsBackend": self.secrets.backend}
-        label = {"gpuStack": f"gpuStack (substrate {self.substrate.kind})", "secretsBackend": "secrets.backend"}
-        for key, allowed in entry.when.items():
-            if facts[key] not in allowed:
-                return (
-                    f"it is deployed only where {key} is {' or '.join(allowed)}, "
-                    f"and this stack's {label[key]} is {facts[key]!r}"
-                )
-        return None
 
     def _check_models(self) -> None:
         names = [m.name for m in self.models]

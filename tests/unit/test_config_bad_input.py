@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 
 from components.catalog import load_catalog, load_data
 from components.config import ConfigError, StackConfig, parse_stack_config
-from components.config.stack import RESERVED_NAMESPACES, SECRET_KEYS, plain_secrets
+from components.config.plaintext import plain_secrets
+from components.config.stack import RESERVED_NAMESPACES, SECRET_KEYS
 from tests.conftest import STACKS, stack_run
 from tests.unit.test_config import AGE, GKE, KIND, with_
 from tooling.program import read_stack_config
