@@ -15,6 +15,8 @@ from pulumi.runtime import settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from components.config.stack import StackConfig
+from components.config.stackfile import read_stack_file
 from tooling.mocks import Recorded, RecordingMocks, RecordingMonitor, denied_default_providers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,33 +57,39 @@ def stack_name(path: Path) -> str:
     return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
 
 
-def _needed_secrets(values: dict[str, Any]) -> set[str]:
-    substrate = (values.get("substrate") or {}).get("kind")
-    backend = (values.get("secrets") or {}).get("backend", "sops")
-    need = set()
-    if substrate == "existing":
-        need.add("kubeconfig")
-    if substrate == "vks":
-        need.add("supervisorKubeconfig")
-    if backend == "sops" and substrate != "kind":
-        need.add("sopsAgeKey")
-    return need
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"} and isinstance(value["secure"], str)
+
+
+def _unsecure(value: Any, short: str) -> tuple[Any, bool]:
+    """`value` with every nested `secure:` leaf replaced by a placeholder, and whether it had one."""
+    if _is_secure(value):
+        return PLACEHOLDERS.get(short, f"placeholder-{short}"), True
+    if isinstance(value, dict):
+        pairs = {k: _unsecure(v, short) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
+    if isinstance(value, list):
+        pairs = [_unsecure(v, short) for v in value]
+        return [v for v, _ in pairs], any(s for _, s in pairs)
+    return value, False
 
 
 def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
-    """The config map Pulumi would hand the program (values JSON-encoded), and its secret keys."""
-    doc = yaml.safe_load(path.read_text()) or {}
-    raw = doc.get("config") or {}
+    """The config map Pulumi would hand the program (values JSON-encoded), and its secret keys.
+
+    The file is read as the CLI reads it (duplicate keys and YAML errors refused with file and
+    line). A value holding a `secure:` part is secret as a whole, as the engine reports it.
+    """
+    raw = read_stack_file(path)
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     ours = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith(f"{PROJECT}:")}
     for key, value in raw.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            short = key.split(":", 1)[-1]
-            value = PLACEHOLDERS.get(short, f"placeholder-{short}")
+        value, secure = _unsecure(value, key.split(":", 1)[-1])
+        if secure:
             secret_keys.append(key)
         config[key] = value if isinstance(value, str) else json.dumps(value)
-    for short in sorted(_needed_secrets(ours) - set(ours)):
+    for short in sorted(StackConfig.required_secrets(ours) - set(ours)):
         config[f"{PROJECT}:{short}"] = PLACEHOLDERS[short]
         secret_keys.append(f"{PROJECT}:{short}")
     return config, secret_keys

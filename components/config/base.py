@@ -6,6 +6,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # Kubernetes label keys may carry a DNS prefix; values are at most 63 characters.
@@ -14,15 +15,29 @@ LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
 class Strict(BaseModel):
-    """Base of every config section: unknown keys are errors, keys are camelCase."""
+    """Base of every config section: unknown keys are errors, keys are camelCase.
+
+    Input is read by the documented camelCase alias only: `gpu_type` is an unknown key,
+    not a second spelling of `gpuType`.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
         alias_generator=to_camel,
-        populate_by_name=True,
+        validate_by_alias=True,
+        validate_by_name=False,
         frozen=True,
         str_strip_whitespace=True,
     )
+
+
+def key_error(at: str, message: str) -> PydanticCustomError:
+    """An error about the key `at`, a path below the validated model (e.g. `argocd.namespace`).
+
+    Model validators see the whole section, so without this every error they raise would
+    be reported at the section; the loader joins `at` onto the section's own path.
+    """
+    return PydanticCustomError("config_key", "{message}", {"at": at, "message": message})
 
 
 def dns_label(value: str, max_len: int = 63) -> str:

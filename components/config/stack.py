@@ -2,24 +2,73 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from components.catalog import PROFILES, load_catalog
-from components.config.base import Strict
+from components.catalog import PROFILES, load_catalog, load_data
+from components.config import deployed, plaintext
+from components.config.base import Strict, dns_label, key_error
 from components.config.modelspec import ModelSpec
 from components.config.substrates import SubstrateConfig
 
 # Top-level keys that hold secret values. Pulumi marks secrecy per top-level key, so a
 # secret never sits inside an object: it gets a key of its own.
 SECRET_KEYS = ("kubeconfig", "sopsAgeKey", "supervisorKubeconfig")
+# What each secret key is read for, and how to set it.
+SECRET_KEY_USE = {
+    "kubeconfig": ("substrate 'existing'", "< cluster.kubeconfig"),
+    "supervisorKubeconfig": ("substrate 'vks'", "< supervisor-kubeconfig"),
+    "sopsAgeKey": ("secrets.backend 'sops'", "AGE-SECRET-KEY-1..."),
+}
+# Namespaces Kubernetes itself owns.
+RESERVED_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+
+
+def needed_secret_keys(kind: Any, backend: Any) -> set[str]:
+    """The secret keys a stack must hold, from its substrate kind and secrets backend.
+
+    The validator enforces these and offline runs stand placeholders in for them: one rule.
+    """
+    need = set()
+    if kind == "existing":
+        need.add("kubeconfig")
+    if kind == "vks":
+        need.add("supervisorKubeconfig")
+    if backend == "sops" and kind != "kind":
+        need.add("sopsAgeKey")
+    return need
+
+
+def used_namespaces() -> dict[str, str]:
+    """Namespace -> what already lives there: Kubernetes, catalog components, the model servers."""
+    used = dict.fromkeys(RESERVED_NAMESPACES, "Kubernetes itself")
+    used[load_data("serving/vllm.yaml")["namespace"]] = "the model servers"
+    for entry in load_catalog().values():
+        used[entry.namespace] = f"component {entry.name}"
+    return used
 
 
 class ArgoCdConfig(Strict):
     # HA: redis-ha and replicated server/repo-server/applicationset controllers.
     ha: bool = False
     namespace: str = "argocd"
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        dns_label(value)
+        used = used_namespaces()
+        if value in used:
+            # Argo CD's AppProjects and Applications live here; sharing it mixes owners and,
+            # for a namespace Pulumi creates for a bootstrap secret, registers it twice.
+            raise ValueError(
+                f"{value!r} is already used by {used[value]}; Argo CD needs a namespace of its own, "
+                f"not one of: {', '.join(sorted(used))}"
+            )
+        return value
 
 
 class SecretsConfig(Strict):
@@ -33,6 +82,16 @@ class ComponentOverride(Strict):
     enabled: bool = True
     # Deep-merged over the catalog's base values and the values computed from ClusterFacts.
     values: dict[str, Any] = Field(default_factory=dict)
+
+
+def _section(raw: Any) -> Mapping[str, Any]:
+    """A raw config section as a mapping, or empty when it is not one (validation says why)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return raw if isinstance(raw, Mapping) else {}
 
 
 class StackConfig(Strict):
@@ -57,6 +116,14 @@ class StackConfig(Strict):
             raise ValueError(f"unknown component(s) {', '.join(unknown)}; the catalog has: {', '.join(known)}")
         return value
 
+    @field_validator("components")
+    @classmethod
+    def _no_plain_secrets(cls, value: dict[str, ComponentOverride]) -> dict[str, ComponentOverride]:
+        for name, override in value.items():
+            for path in plaintext.plain_secrets(override.values):
+                raise key_error(f"{name}.values.{path}", plaintext.HELP)
+        return value
+
     @field_validator("sops_age_key")
     @classmethod
     def _age_key(cls, value: SecretStr | None) -> SecretStr | None:
@@ -77,16 +144,6 @@ class StackConfig(Strict):
                 )
         if self.models and "serving" not in layers:
             raise ValueError(f"models are configured but profile {self.profile!r} has no serving layer")
-        if kind == "existing" and self.kubeconfig is None:
-            raise ValueError("substrate 'existing' needs the secret key kubeconfig "
-                             "(pulumi config set --secret inference-platform:kubeconfig < file)")
-        if kind != "existing" and self.kubeconfig is not None:
-            raise ValueError(f"kubeconfig is only read for substrate 'existing'; substrate {kind!r} makes its own")
-        if (kind == "vks") != (self.supervisor_kubeconfig is not None):
-            raise ValueError(
-                "supervisorKubeconfig is required for substrate 'vks' and read by no other substrate "
-                "(pulumi config set --secret inference-platform:supervisorKubeconfig < supervisor-kubeconfig)"
-            )
         backend = self.secrets.backend
         if backend == "external-secrets" and kind != "gke":
             raise ValueError(
@@ -95,10 +152,70 @@ class StackConfig(Strict):
             )
         if backend == "none" and kind != "kind":
             raise ValueError("secrets.backend 'none' is allowed only on substrate 'kind'; use sops or external-secrets")
-        if backend == "sops" and self.sops_age_key is None and kind != "kind":
-            raise ValueError("secrets.backend 'sops' needs the secret key sopsAgeKey "
-                             "(pulumi config set --secret inference-platform:sopsAgeKey AGE-SECRET-KEY-1...)")
         self._check_models()
+        return self
+
+    @model_validator(mode="after")
+    def _secret_keys(self) -> StackConfig:
+        kind = self.substrate.kind
+        given = {
+            "kubeconfig": self.kubeconfig,
+            "supervisorKubeconfig": self.supervisor_kubeconfig,
+            "sopsAgeKey": self.sops_age_key,
+        }
+        need = needed_secret_keys(kind, self.secrets.backend)
+        for key in SECRET_KEYS:
+            use, how = SECRET_KEY_USE[key]
+            if key in need and given[key] is None:
+                raise key_error(
+                    key, f"{use} needs the secret key {key} (pulumi config set --secret inference-platform:{key} {how})"
+                )
+            # The age key may also serve a kind stack's sops backend; the kubeconfigs serve one substrate only.
+            if key != "sopsAgeKey" and key not in need and given[key] is not None:
+                raise key_error(key, f"{key} is read only for {use}; substrate {kind!r} does not read it")
+        return self
+
+    @classmethod
+    def required_secrets(cls, values: Mapping[str, Any]) -> set[str]:
+        """The secret keys raw config (keys without the namespace) needs, by the validator's rule.
+
+        Tolerant of malformed sections: validation reports those; this only has to not fail first.
+        """
+        kind = _section(values.get("substrate")).get("kind")
+        backend = _section(values.get("secrets")).get("backend", SecretsConfig.model_fields["backend"].default)
+        return needed_secret_keys(kind, backend)
+
+    @property
+    def gpu_stack(self) -> str:
+        """How GPUs are driven on this stack's substrate (ClusterFacts.gpu_stack)."""
+        return deployed.gpu_stack(self.substrate)
+
+    @model_validator(mode="after")
+    def _needed_components(self) -> StackConfig:
+        """A component turned off while something this stack deploys relies on it."""
+        for name, (why, otherwise) in deployed.needed_components(self).items():
+            if not self.enabled(name):
+                raise key_error(
+                    f"components.{name}.enabled",
+                    f"{name} is turned off, but {why}; keep it enabled (remove `enabled: false`) or {otherwise}",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _deployed_components(self) -> StackConfig:
+        """Values (or an explicit `enabled: true`) for a component this stack does not deploy."""
+        catalog = load_catalog()
+        for name, override in self.components.items():
+            why = deployed.not_deployed(self, catalog[name])
+            if why and "enabled" in override.model_fields_set and override.enabled:
+                raise key_error(f"components.{name}.enabled", f"{name} cannot be enabled on this stack: {why}")
+            if not override.enabled:
+                why = why or "it is turned off (enabled: false)"
+            if why and override.values:
+                raise key_error(
+                    f"components.{name}.values",
+                    f"values for {name}, which this stack does not deploy: {why}; remove them",
+                )
         return self
 
     def _check_models(self) -> None:
