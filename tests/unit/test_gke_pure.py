@@ -217,3 +217,14 @@ def test_every_built_in_gpu_machine_type_names_an_accelerator_of_its_series():
         # The name of an a-series type says its GPU count (a2-highgpu-2g: 2).
         if machine.startswith("a"):
             assert machine.endswith(f"-{count}g"), machine
+
+
+def test_a_documentation_range_is_refused_under_its_own_key_path():
+    from components.config import ConfigError, parse_stack_config
+
+    stack = {
+        "substrate": {**GKE, "authorizedNetworks": ["10.200.0.0/24", "203.0.113.0/24"]},
+        "secrets": {"backend": "external-secrets"},
+    }
+    with pytest.raises(ConfigError, match=r"inference-platform:substrate\.authorizedNetworks\[1\]: 203\.0\.113\.0/24"):
+        parse_stack_config(stack)
