@@ -65,11 +65,13 @@ class PlatformBootstrap(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(facts.ready)),
         )
-        self._child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        # In-cluster objects go with the cluster when the substrate says so (kind); the engine
+        # passes deleted_with on from a component to its children.
+        self._child = pulumi.ResourceOptions(parent=self, provider=self.provider, deleted_with=facts.deleted_with)
         self.argocd = ArgoCd(
             "argocd",
             ArgoCdArgs(namespace=cfg.argocd.namespace, ha=cfg.argocd.ha, provider=self.provider),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, deleted_with=facts.deleted_with),
         )
         self.bootstrap_secrets: list[pulumi.Resource] = []
         owned = {cfg.argocd.namespace} | self._sops_age_key(cfg) | self._grafana_admin(cfg)

@@ -60,6 +60,10 @@ class ClusterFacts:
     ready: tuple[pulumi.Resource, ...] = field(default=(), compare=False)
     # Stack outputs only this substrate has (e.g. Hetzner's GPU join command), by export name.
     outputs: dict[str, pulumi.Output] = field(default_factory=dict, compare=False)
+    # A resource whose deletion takes every in-cluster object with it (kind's cluster). The
+    # in-cluster side passes it as `deleted_with`, so destroy does not delete objects one by
+    # one in a cluster that goes anyway, or wait on one that is already gone.
+    deleted_with: pulumi.Resource | None = field(default=None, compare=False)
 
     def plain(self) -> dict:
         """The facts pure renderers may use: plain data, no Outputs, no secrets."""

@@ -32,7 +32,8 @@ class ExistingCluster(pulumi.ComponentResource):
                 name=p.name,
                 accelerator=p.accelerator,
                 count=p.count,
-                labels=dict(p.labels) or {"inference-platform/gpu-pool": p.name},
+                # Labels the nodes already carry (config requires them): nothing here labels nodes.
+                labels=dict(p.labels),
                 taints=(GPU_TAINT,) if p.taints else (),
             )
             for p in spec.gpu_pools

@@ -42,6 +42,9 @@ class KindCluster(pulumi.ComponentResource):
         self.provider = command.Provider("command", opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
         # `kind create` is idempotent only by name: delete first if a stale cluster remains.
+        # Any change of name, image or workers replaces the cluster. The name is fixed, so the
+        # old cluster must go first: created before the delete, the new one would be the one
+        # `kind delete --name` removes.
         self.cluster = local.Command(
             "cluster",
             local.CommandArgs(
@@ -49,15 +52,21 @@ class KindCluster(pulumi.ComponentResource):
                 f"kind create cluster --name {cluster} --config - --wait 120s",
                 delete=f"kind delete cluster --name {cluster}",
                 stdin=kind_cluster_config(spec),
-                triggers=[spec.node_image, spec.workers],
+                triggers=[spec.cluster_name, spec.node_image, spec.workers],
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
         )
+        # The kubeconfig holds the admin client key: it is a secret output and never reaches
+        # the Pulumi log (pulumi-command logs stdout unless told not to; errors still show).
+        # A new cluster has a new CA and port, so the read is replaced with the cluster.
         read = local.Command(
             "kubeconfig",
-            local.CommandArgs(create=f"kind get kubeconfig --name {cluster}"),
+            local.CommandArgs(create=f"kind get kubeconfig --name {cluster}", logging=local.Logging.STDERR),
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[self.cluster], additional_secret_outputs=["stdout"])
+                child,
+                pulumi.ResourceOptions(
+                    depends_on=[self.cluster], replace_with=[self.cluster], additional_secret_outputs=["stdout"]
+                ),
             ),
         )
         self.kubeconfig = pulumi.Output.secret(read.stdout)
@@ -68,6 +77,8 @@ class KindCluster(pulumi.ComponentResource):
             gpu_stack="none",
             storage_class="standard",
             ready=(self.cluster,),
+            # Deleting the cluster deletes everything in it; nothing inside needs its own delete.
+            deleted_with=self.cluster,
         )
         self.register_outputs({"kubeconfig": self.kubeconfig})
 

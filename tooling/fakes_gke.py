@@ -1,4 +1,4 @@
-"""Outputs of GCP resources that the gke substrate reads: the cluster's endpoint and CA,
+"""Outputs of GCP resources that the gke substrate reads: the cluster's endpoints and CA,
 and the identifiers of service accounts (computed by GCP from the account id)."""
 
 from __future__ import annotations
@@ -10,10 +10,19 @@ from tooling import fakes
 FAKE_ENDPOINT = "203.0.113.10"  # TEST-NET-3: never a real address
 
 
+def fake_dns_endpoint(location: str) -> str:
+    """What GKE returns as a cluster's DNS endpoint: gke-<id>-<project number>.<location>.gke.goog."""
+    return f"gke-0123456789abcdef0123456789abcdef-000000000000.{location}.gke.goog"
+
+
 def _cluster(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    # GKE gives every cluster a DNS endpoint, whatever the inputs say about who may use it.
+    endpoints = dict(inputs.get("controlPlaneEndpointsConfig") or {})
+    dns = {**(endpoints.get("dnsEndpointConfig") or {}), "endpoint": fake_dns_endpoint(inputs.get("location", ""))}
     return {
         "endpoint": FAKE_ENDPOINT,
         "masterAuth": {"clusterCaCertificate": fakes.FAKE_CA},
+        "controlPlaneEndpointsConfig": {**endpoints, "dnsEndpointConfig": dns},
     }
 
 

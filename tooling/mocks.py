@@ -136,6 +136,19 @@ def denied_default_providers(config: dict[str, str]) -> set[str]:
     return {str(v) for v in value}
 
 
+def preview_outputs(inputs: dict[str, Any], computed: dict[str, Any]) -> dict[str, Any]:
+    """Inputs as given, with every part only the provider computes unknown, down to nested
+    fields (a cluster's `controlPlaneEndpointsConfig` is an input whose endpoint is computed)."""
+    out = dict(inputs)
+    for key, value in computed.items():
+        given = inputs.get(key)
+        if isinstance(value, dict) and isinstance(given, dict):
+            out[key] = preview_outputs(given, value)
+        elif key not in inputs or value != given:
+            out[key] = UNKNOWN
+    return out
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Outputs: inputs echoed back, plus what tooling/fakes*.py says the provider computes.
 
@@ -160,7 +173,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if reading:
             return args.resource_id, {**inputs, **computed}
         if self.preview:
-            return "", {**{k: UNKNOWN for k in computed}, **inputs}
+            return "", preview_outputs(inputs, computed)
         if any(args.typ.startswith(prefix) for prefix in fakes.NUMERIC_IDS):
             return str(zlib.crc32(f"{args.typ}::{args.name}".encode())), {**inputs, **computed}
         return f"{args.name}-id", {**inputs, **computed}

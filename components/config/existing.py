@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from components.config.base import GpuPoolSpec
 from components.config.common import SubstrateBase, unique_pool_names
 
 
 class ExistingGpuPool(GpuPoolSpec):
+    # Nothing here labels the nodes of a cluster made elsewhere, so the pool's selector can only
+    # be labels its nodes already carry: required, and validated even when left out.
+    labels: dict[str, str] = Field(default_factory=dict, validate_default=True)
     taints: bool = Field(default=True, description="whether the nodes carry nvidia.com/gpu=present:NoSchedule")
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_select_nodes(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError(
+                "an existing cluster's GPU pool needs labels that its nodes already carry (the platform labels "
+                "no node here), e.g. node.kubernetes.io/instance-type: g6e.12xlarge, or "
+                "nvidia.com/gpu.product: NVIDIA-L40S once the GPU Operator has labelled them"
+            )
+        return value
 
 
 class ExistingSubstrate(SubstrateBase):

@@ -6,10 +6,12 @@ import ipaddress
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from components.config.base import GpuPoolSpec
 from components.config.common import NodeBounds, SubstrateBase, cidr, unique_pool_names
+from components.config.gke_machines import gpu_mismatch
 
 GCP_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 GCP_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
@@ -17,6 +19,24 @@ GCP_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
 SYSTEM_POOL_NAME = "system"
 # GKE spreads a regional cluster's nodes over three of the region's zones.
 SYSTEM_POOL_ZONES = 3
+# Ranges reserved for documentation (RFC 5737, RFC 3849): no client ever sends from them, so an
+# allow-list holding one is a copied example, and the control plane stays closed to whoever runs Pulumi.
+DOCUMENTATION_RANGES = tuple(
+    ipaddress.ip_network(r) for r in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+
+
+def key_error(key: str | int, message: str, value: object) -> ValidationError:
+    """An error placed under `key` of what is being validated, so the message names the key path."""
+    return ValidationError.from_exception_data(
+        "GkeSubstrate",
+        [InitErrorDetails(type=PydanticCustomError("gke_gpu", message), loc=(key,), input=value)],
+    )
+
+
+def documentation_range(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    net = ipaddress.ip_network(value, strict=False)
+    return next((d for d in DOCUMENTATION_RANGES if d.version == net.version and net.subnet_of(d)), None)
 
 
 def machine_type(value: str) -> str:
@@ -80,6 +100,17 @@ class GkeGpuPool(GpuPoolSpec, NodeBounds):
             raise ValueError(f"GPU pool {self.name!r} lists a zone twice: {', '.join(self.zones)}")
         return self
 
+    @model_validator(mode="after")
+    def _gpus_fit_machine(self) -> GkeGpuPool:
+        # GKE would refuse the node pool only at `pulumi up`, half-way through the stack.
+        wrong = gpu_mismatch(self.machine_type, self.accelerator, self.count)
+        if wrong is not None:
+            raise key_error(wrong.key, wrong.message, getattr(self, _FIELDS[wrong.key]))
+        return self
+
+
+_FIELDS = {"accelerator": "accelerator", "count": "count", "machineType": "machine_type"}
+
 
 class GkeSubstrate(SubstrateBase):
     kind: Literal["gke"]
@@ -91,8 +122,8 @@ class GkeSubstrate(SubstrateBase):
     service_cidr: str = "10.24.0.0/20"
     # The control plane's peered range: a /28 that no other range of the VPC uses.
     master_cidr: str = "172.16.0.0/28"
-    # Who may reach the control plane's public endpoint. Pulumi itself must be among them
-    # (it installs the in-cluster bootstrap); empty closes the endpoint to everything outside the VPC.
+    # Who may reach the control plane's public IP endpoint; empty turns that endpoint off.
+    # Pulumi and CI never need it: they use the DNS endpoint, which IAM guards.
     authorized_networks: list[str] = Field(default_factory=list)
     system_pool: GkeSystemPool = GkeSystemPool()
     gpu_pools: list[GkeGpuPool] = Field(default_factory=list)
@@ -119,7 +150,18 @@ class GkeSubstrate(SubstrateBase):
     @field_validator("authorized_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        return [cidr(v) for v in value]
+        for i, v in enumerate(value):
+            cidr(v)
+            reserved = documentation_range(v)
+            if reserved is not None:
+                raise key_error(
+                    i,
+                    f"{v} lies in {reserved}, a range reserved for documentation that no client sends "
+                    "from; list the ranges people reach the control plane from, or leave the list empty "
+                    "(Pulumi and CI use the DNS endpoint)",
+                    v,
+                )
+        return value
 
     @model_validator(mode="after")
     def _pools(self) -> GkeSubstrate:

@@ -12,7 +12,7 @@ from components.config import StackConfig
 from components.config.gke import GkeSubstrate
 from contract.facts import ClusterFacts, SecretStore
 from substrate.gke.identity import create_node_identity, create_secret_store_identity
-from substrate.gke.kubeconfig import gke_kubeconfig
+from substrate.gke.kubeconfig import dns_endpoint_of, gke_kubeconfig
 from substrate.gke.network import POD_RANGE, SERVICE_RANGE, GkeNetwork, create_network
 from substrate.gke.pools import CLOUD_PLATFORM_SCOPE, create_gpu_pool, create_system_pool
 from substrate.gke.values import gpu_pool_facts, kube_context_name, workload_pool
@@ -44,13 +44,6 @@ class GkeCluster(pulumi.ComponentResource):
         )
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
         kept = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect))
-        if not spec.authorized_networks:
-            pulumi.log.warn(
-                "substrate.authorizedNetworks is empty: only the VPC can reach the control plane, so Pulumi "
-                "must run inside it to install the in-cluster bootstrap",
-                resource=self,
-            )
-
         net = create_network(spec, child, args.protect)
         nodes = create_node_identity(spec, child)
         self.cluster = self._cluster(spec, net, nodes.account.email, args.protect, child)
@@ -68,11 +61,10 @@ class GkeCluster(pulumi.ComponentResource):
         )
 
         context = kube_context_name(spec.project, spec.region, spec.cluster_name)
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(self.cluster.endpoint, self.cluster.master_auth.cluster_ca_certificate).apply(
-                lambda v: gke_kubeconfig(context, v[0], v[1])
-            )
-        )
+        # Pulumi and CI reach the API server through the DNS endpoint, whatever their address;
+        # IAM decides who gets through, so no runner egress range has to be allow-listed.
+        self.dns_endpoint = self.cluster.control_plane_endpoints_config.apply(dns_endpoint_of)
+        self.kubeconfig = pulumi.Output.secret(self.dns_endpoint.apply(lambda host: gke_kubeconfig(context, host)))
         self.facts = ClusterFacts(
             kubeconfig=self.kubeconfig,
             cluster_name=spec.cluster_name,
@@ -85,8 +77,9 @@ class GkeCluster(pulumi.ComponentResource):
             dns_provider="google",
             secret_store=secret_store,
             ready=(self.system_pool, *self.gpu_pools),
+            outputs={"controlPlaneDnsEndpoint": self.dns_endpoint},
         )
-        self.register_outputs({"kubeconfig": self.kubeconfig, "endpoint": self.cluster.endpoint})
+        self.register_outputs({"kubeconfig": self.kubeconfig, "dnsEndpoint": self.dns_endpoint})
 
     def _cluster(
         self,
@@ -125,8 +118,16 @@ class GkeCluster(pulumi.ComponentResource):
                 ),
                 private_cluster_config=container.ClusterPrivateClusterConfigArgs(
                     enable_private_nodes=True,
-                    enable_private_endpoint=False,
+                    # With no authorized network the public IP endpoint is off; nodes use the private one.
+                    enable_private_endpoint=not spec.authorized_networks,
                     master_ipv4_cidr_block=spec.master_cidr,
+                ),
+                control_plane_endpoints_config=container.ClusterControlPlaneEndpointsConfigArgs(
+                    # Reachable from anywhere Google's APIs are; every request needs IAM's
+                    # container.clusters.connect before Kubernetes RBAC sees it.
+                    dns_endpoint_config=container.ClusterControlPlaneEndpointsConfigDnsEndpointConfigArgs(
+                        allow_external_traffic=True
+                    ),
                 ),
                 master_authorized_networks_config=container.ClusterMasterAuthorizedNetworksConfigArgs(
                     cidr_blocks=[

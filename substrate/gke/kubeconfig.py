@@ -1,6 +1,10 @@
-"""The kubeconfig of a GKE cluster: credentials come from gcloud at use, none are stored."""
+"""The kubeconfig of a GKE cluster, for its DNS-based control plane endpoint: credentials come
+from gcloud at use, none are stored."""
 
 from __future__ import annotations
+
+import ipaddress
+from typing import Any
 
 import yaml
 
@@ -11,17 +15,38 @@ INSTALL_HINT = (
 )
 
 
-def gke_kubeconfig(name: str, endpoint: str, ca_data: str) -> str:
-    """kubeconfig text for the cluster at `endpoint` (host or URL) whose CA is `ca_data` (base64 PEM)."""
-    if not endpoint:
-        raise ValueError(f"cluster {name!r} has no endpoint yet; cannot write its kubeconfig")
-    if not ca_data:
-        raise ValueError(f"cluster {name!r} has no CA certificate; cannot write its kubeconfig")
-    server = endpoint if endpoint.startswith("https://") else f"https://{endpoint}"
+def dns_endpoint_of(endpoints: Any) -> str:
+    """The DNS endpoint in a cluster's `control_plane_endpoints_config` output ('' if absent)."""
+    dns = getattr(endpoints, "dns_endpoint_config", None) if endpoints is not None else None
+    return (getattr(dns, "endpoint", None) or "") if dns is not None else ""
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def gke_kubeconfig(name: str, dns_endpoint: str) -> str:
+    """kubeconfig text for the cluster whose DNS endpoint is `dns_endpoint` (host or https URL).
+
+    The DNS endpoint serves a publicly trusted certificate, so the kubeconfig carries no CA:
+    the cluster's own CA would not verify it (gcloud writes none for this endpoint either).
+    """
+    host = dns_endpoint.removeprefix("https://").rstrip("/")
+    if not host:
+        raise ValueError(f"cluster {name!r} has no DNS endpoint yet; cannot write its kubeconfig")
+    if _is_address(host):
+        raise ValueError(
+            f"cluster {name!r}: {host} is an IP endpoint; the kubeconfig uses the DNS endpoint, "
+            "which any network can reach and IAM guards"
+        )
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+        "clusters": [{"name": name, "cluster": {"server": f"https://{host}"}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
         "current-context": name,
         "users": [

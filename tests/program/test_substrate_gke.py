@@ -11,7 +11,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components.config import parse_stack_config
 from contract.facts import ClusterFacts
-from tooling.fakes_gke import FAKE_ENDPOINT
+from tooling.fakes_gke import FAKE_ENDPOINT, fake_dns_endpoint
 from tooling.mocks import UNKNOWN, Recorded
 from tooling.program import Run, run_function
 
@@ -23,7 +23,7 @@ CONFIG = {
         "clusterName": "inference-test",
         "project": PROJECT,
         "region": REGION,
-        "authorizedNetworks": ["198.51.100.0/24"],
+        "authorizedNetworks": ["10.200.0.0/24"],  # e.g. an office VPN
         "gpuPools": [
             {"name": "l4", "accelerator": "nvidia-l4", "spot": True, "zones": ["europe-west4-a", "europe-west4-b"]},
             {
@@ -62,19 +62,23 @@ class Built:
 
 
 @functools.cache
-def build(preview: bool, protect: bool = True, backend: str = "external-secrets") -> Built:
+def build(
+    preview: bool, protect: bool = True, backend: str = "external-secrets", networks: tuple[str, ...] | None = None
+) -> Built:
     holder: dict[str, ClusterFacts] = {}
+    substrate = CONFIG["substrate"] if networks is None else {**CONFIG["substrate"], "authorizedNetworks": [*networks]}
+    config = {**CONFIG, "substrate": substrate}
 
     def program() -> None:
         if backend == "external-secrets":
             from substrate import build_substrate
 
-            cfg = parse_stack_config({**CONFIG, "protect": protect})
+            cfg = parse_stack_config({**config, "protect": protect})
             holder["facts"] = build_substrate(cfg)
         else:
             from substrate.gke import GkeCluster, GkeClusterArgs
 
-            spec = parse_stack_config(CONFIG).substrate
+            spec = parse_stack_config(config).substrate
             args = GkeClusterArgs(spec=spec, protect=protect, external_secrets=False)
             holder["facts"] = GkeCluster("gke", args).facts
 
@@ -145,7 +149,7 @@ def test_cluster_is_regional_private_and_uses_workload_identity(gke):
     assert c["privateClusterConfig"]["enablePrivateNodes"] is True
     assert c["privateClusterConfig"]["masterIpv4CidrBlock"] == "172.16.0.0/28"
     authorized = c["masterAuthorizedNetworksConfig"]
-    assert [b["cidrBlock"] for b in authorized["cidrBlocks"]] == ["198.51.100.0/24"]
+    assert [b["cidrBlock"] for b in authorized["cidrBlocks"]] == ["10.200.0.0/24"]
     assert authorized["gcpPublicCidrsAccessEnabled"] is False
     assert c["ipAllocationPolicy"] == {"clusterSecondaryRangeName": "pods", "servicesSecondaryRangeName": "services"}
     assert c["gatewayApiConfig"] == {"channel": "CHANNEL_STANDARD"}
@@ -249,21 +253,40 @@ def test_without_external_secrets_no_secret_reader_exists():
     assert built.facts.secret_store.backend == "none"
 
 
-def test_kubeconfig_is_secret_and_uses_the_gcloud_plugin(gke):
-    kubeconfig = gke.facts.kubeconfig
+def test_control_plane_is_reached_through_its_dns_endpoint(gke):
+    c = gke.one("gcp:container/cluster:Cluster").inputs
+    # The DNS endpoint takes traffic from anywhere Google's APIs are; IAM guards it.
+    assert c["controlPlaneEndpointsConfig"] == {"dnsEndpointConfig": {"allowExternalTraffic": True}}
+    # Authorized networks are listed, so the public IP endpoint stays on for them alone.
+    assert c["privateClusterConfig"]["enablePrivateEndpoint"] is False
+
+
+def test_without_authorized_networks_the_public_ip_endpoint_is_off():
+    built = build(False, networks=())
+    c = built.one("gcp:container/cluster:Cluster").inputs
+    assert c["privateClusterConfig"]["enablePrivateEndpoint"] is True
+    assert c["masterAuthorizedNetworksConfig"]["cidrBlocks"] == []
+    assert c["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]["allowExternalTraffic"] is True
+
+
+def test_kubeconfig_is_secret_names_the_dns_endpoint_and_uses_the_gcloud_plugin():
+    # Update mode: the cluster's outputs are known, as after a real create.
+    built = build(False)
+    kubeconfig = built.facts.kubeconfig
     assert _sync_await(kubeconfig.is_secret())
-    # The endpoint is computed by GCP: unknown in preview, like the kubeconfig built from it.
-    assert _sync_await(kubeconfig.is_known()) is not gke.run.preview
-    if gke.run.preview:
-        return
     doc = yaml.safe_load(_sync_await(kubeconfig.future()))
     context = f"gke_{PROJECT}_{REGION}_inference-test"
     assert doc["current-context"] == context
-    assert doc["clusters"][0]["cluster"]["server"] == f"https://{FAKE_ENDPOINT}"
+    cluster = doc["clusters"][0]["cluster"]
+    # Not the IP endpoint, which Pulumi and CI runners cannot reach; and no cluster CA, which
+    # would not verify the DNS endpoint's publicly issued certificate.
+    assert cluster == {"server": f"https://{fake_dns_endpoint(REGION)}"}
+    assert FAKE_ENDPOINT not in _sync_await(kubeconfig.future())
     user = doc["users"][0]["user"]
     assert set(user) == {"exec"}  # no token, key or password is ever stored
     assert user["exec"]["command"] == "gke-gcloud-auth-plugin"
     assert user["exec"]["provideClusterInfo"] is True
+    assert _sync_await(built.facts.outputs["controlPlaneDnsEndpoint"].future()) == fake_dns_endpoint(REGION)
 
 
 def test_facts_describe_gke(gke):

@@ -94,7 +94,9 @@ def test_operator_substrate_gets_the_gpu_operator():
             "substrate": {
                 "kind": "existing",
                 "gpuStack": "operator",
-                "gpuPools": [{"name": "l4", "accelerator": "nvidia-l4"}],
+                "gpuPools": [
+                    {"name": "l4", "accelerator": "nvidia-l4", "labels": {"gpu": "l4"}}
+                ],
             },
             "kubeconfig": "k",
             "sopsAgeKey": AGE,

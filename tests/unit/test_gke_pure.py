@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from components.config.gke import GkeGpuPool, GkeSubstrate, GkeSystemPool
 from contract.facts import GPU_TAINT, Taint
-from substrate.gke.kubeconfig import gke_kubeconfig
+from substrate.gke.kubeconfig import dns_endpoint_of, gke_kubeconfig
 from substrate.gke.values import (
     ACCELERATOR_LABEL,
     GPU_POOL_LABEL,
@@ -71,12 +71,14 @@ def test_gpu_pool_labels_name_the_pool_and_facts_add_gke_accelerator_label():
     assert (facts.name, facts.accelerator, facts.count) == ("l4", "nvidia-l4", 1)
 
 
-def test_kubeconfig_execs_the_gcloud_plugin_and_holds_no_credential():
-    doc = yaml.safe_load(gke_kubeconfig("ctx", "203.0.113.5", "Q0E="))
+DNS = "gke-0123456789abcdef-000000000000.europe-west4.gke.goog"
+
+
+def test_kubeconfig_names_the_dns_endpoint_execs_the_gcloud_plugin_and_holds_no_credential():
+    doc = yaml.safe_load(gke_kubeconfig("ctx", DNS))
     assert doc["current-context"] == "ctx"
-    assert doc["clusters"] == [
-        {"name": "ctx", "cluster": {"server": "https://203.0.113.5", "certificate-authority-data": "Q0E="}}
-    ]
+    # No CA: the DNS endpoint's certificate is publicly issued, the cluster CA would reject it.
+    assert doc["clusters"] == [{"name": "ctx", "cluster": {"server": f"https://{DNS}"}}]
     assert doc["contexts"] == [{"name": "ctx", "context": {"cluster": "ctx", "user": "ctx"}}]
     exec_ = doc["users"][0]["user"]["exec"]
     assert exec_["apiVersion"] == "client.authentication.k8s.io/v1beta1"
@@ -87,14 +89,25 @@ def test_kubeconfig_execs_the_gcloud_plugin_and_holds_no_credential():
 
 
 def test_kubeconfig_keeps_an_endpoint_given_as_url():
-    doc = yaml.safe_load(gke_kubeconfig("c", "https://10.0.0.2", "Q0E="))
-    assert doc["clusters"][0]["cluster"]["server"] == "https://10.0.0.2"
+    doc = yaml.safe_load(gke_kubeconfig("c", f"https://{DNS}/"))
+    assert doc["clusters"][0]["cluster"]["server"] == f"https://{DNS}"
 
 
-@pytest.mark.parametrize(("endpoint", "ca", "message"), [("", "Q0E=", "no endpoint"), ("1.2.3.4", "", "no CA")])
-def test_kubeconfig_refuses_missing_parts(endpoint, ca, message):
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [("", "no DNS endpoint"), ("34.90.1.2", "is an IP endpoint"), ("https://2600:1900::1", "is an IP endpoint")],
+)
+def test_kubeconfig_refuses_what_is_not_a_dns_endpoint(endpoint, message):
     with pytest.raises(ValueError, match=message):
-        gke_kubeconfig("c", endpoint, ca)
+        gke_kubeconfig("c", endpoint)
+
+
+def test_dns_endpoint_is_read_from_the_cluster_output_shape():
+    from types import SimpleNamespace as Ns
+
+    assert dns_endpoint_of(Ns(dns_endpoint_config=Ns(endpoint=DNS))) == DNS
+    assert dns_endpoint_of(Ns(dns_endpoint_config=None)) == ""
+    assert dns_endpoint_of(None) == ""
 
 
 def test_config_defaults_are_secure_and_coherent():
@@ -117,6 +130,10 @@ def test_config_defaults_are_secure_and_coherent():
             "lists a zone twice",
         ),
         ({"gpuPools": [{"name": "l4", "accelerator": "nvidia-l4", "machineType": "G2 8"}]}, "not a Compute Engine"),
+        ({"authorizedNetworks": ["203.0.113.0/24"]}, "203.0.113.0/24 lies in 203.0.113.0/24, a range reserved"),
+        ({"authorizedNetworks": ["10.0.0.0/8", "198.51.100.7/32"]}, "198.51.100.7/32 lies in 198.51.100.0/24"),
+        ({"authorizedNetworks": ["192.0.2.0/25"]}, "lies in 192.0.2.0/24"),
+        ({"authorizedNetworks": ["2001:db8:ab::/48"]}, "lies in 2001:db8::/32"),
         ({"project": "Bad_Project"}, "not a GCP project id"),
     ],
 )
@@ -128,3 +145,86 @@ def test_config_rejects_bad_values_by_name(change, message):
 def test_system_pool_must_fit_one_node_per_zone():
     with pytest.raises(ValidationError, match="maxNodes \\(2\\) is below 3"):
         GkeSystemPool.model_validate({"maxNodes": 2, "minNodes": 1})
+
+
+def test_real_ranges_are_accepted_in_authorized_networks():
+    # Ranges next to the documentation ones, and ones that merely contain them, are real.
+    nets = ["203.0.114.0/24", "198.51.0.0/16", "0.0.0.0/0", "2001:db9::/32"]
+    assert GkeSubstrate.model_validate({**GKE, "authorizedNetworks": nets}).authorized_networks == nets
+
+
+def _pool(machine: str, accelerator: str, count: int) -> dict:
+    return {"name": "gpu", "machineType": machine, "accelerator": accelerator, "count": count}
+
+
+@pytest.mark.parametrize(
+    ("machine", "accelerator", "count"),
+    [
+        ("g2-standard-8", "nvidia-l4", 1),
+        ("g2-standard-32", "nvidia-l4", 1),
+        ("g2-standard-24", "nvidia-l4", 2),
+        ("g2-standard-48", "nvidia-l4", 4),
+        ("g2-standard-96", "nvidia-l4", 8),
+        ("a2-highgpu-1g", "nvidia-tesla-a100", 1),
+        ("a2-highgpu-8g", "nvidia-tesla-a100", 8),
+        ("a2-megagpu-16g", "nvidia-tesla-a100", 16),
+        ("a2-ultragpu-4g", "nvidia-a100-80gb", 4),
+        ("a3-highgpu-2g", "nvidia-h100-80gb", 2),
+        ("a3-highgpu-8g-nolssd", "nvidia-h100-80gb", 8),
+        ("a3-megagpu-8g", "nvidia-h100-mega-80gb", 8),
+        ("a3-edgegpu-8g", "nvidia-h100-80gb", 8),
+        ("n1-standard-8", "nvidia-tesla-t4", 4),
+        ("n1-highmem-16", "nvidia-tesla-v100", 8),
+    ],
+)
+def test_gpu_pools_that_fit_their_machine_type_are_accepted(machine, accelerator, count):
+    spec = GkeSubstrate.model_validate({**GKE, "gpuPools": [_pool(machine, accelerator, count)]})
+    assert spec.gpu_pools[0].count == count
+
+
+@pytest.mark.parametrize(
+    ("pool", "key", "message"),
+    [
+        (_pool("a2-highgpu-1g", "nvidia-tesla-a100", 2), "count", "carries 1 nvidia-tesla-a100.*a2-highgpu-2g"),
+        (_pool("g2-standard-8", "nvidia-l4", 2), "count", "carries 1 nvidia-l4.*g2-standard-24"),
+        (_pool("g2-standard-96", "nvidia-l4", 4), "count", "carries 8 nvidia-l4.*g2-standard-48"),
+        (_pool("a2-megagpu-16g", "nvidia-tesla-a100", 8), "count", "carries 16"),
+        (_pool("a3-megagpu-8g", "nvidia-h100-mega-80gb", 1), "count", "carries 8"),
+        (_pool("n1-standard-8", "nvidia-tesla-t4", 8), "count", "allowed: 1, 2, 4"),
+        (_pool("a2-highgpu-2g", "nvidia-a100-80gb", 2), "accelerator", "carries nvidia-tesla-a100 GPUs"),
+        (_pool("a2-ultragpu-2g", "nvidia-tesla-a100", 2), "accelerator", "carries nvidia-a100-80gb GPUs"),
+        (_pool("a3-megagpu-8g", "nvidia-h100-80gb", 8), "accelerator", "carries nvidia-h100-mega-80gb"),
+        (_pool("g2-standard-8", "nvidia-tesla-t4", 1), "accelerator", "carries nvidia-l4"),
+        (_pool("n1-standard-8", "nvidia-l4", 1), "accelerator", "N1 machines take nvidia-tesla-t4"),
+        (_pool("g2-standard-6", "nvidia-l4", 1), "machineType", "not a g2 GPU machine type"),
+        (_pool("e2-standard-8", "nvidia-l4", 1), "machineType", "cannot carry GPUs"),
+    ],
+)
+def test_gpu_pools_that_do_not_fit_their_machine_type_are_refused_by_key(pool, key, message):
+    from components.config import ConfigError, parse_stack_config
+
+    stack = {"substrate": {**GKE, "gpuPools": [pool]}, "secrets": {"backend": "external-secrets"}}
+    with pytest.raises(ConfigError, match=rf"inference-platform:substrate\.gpuPools\[0\]\.{key}: .*{message}"):
+        parse_stack_config(stack)
+
+
+def test_every_built_in_gpu_machine_type_names_an_accelerator_of_its_series():
+    from components.config.gke_machines import BUILT_IN, BUILT_IN_SERIES
+
+    for machine, (accelerator, count) in BUILT_IN.items():
+        assert machine.split("-", 1)[0] in BUILT_IN_SERIES
+        assert accelerator.startswith("nvidia-") and count in (1, 2, 4, 8, 16), machine
+        # The name of an a-series type says its GPU count (a2-highgpu-2g: 2).
+        if machine.startswith("a"):
+            assert machine.endswith(f"-{count}g"), machine
+
+
+def test_a_documentation_range_is_refused_under_its_own_key_path():
+    from components.config import ConfigError, parse_stack_config
+
+    stack = {
+        "substrate": {**GKE, "authorizedNetworks": ["10.200.0.0/24", "203.0.113.0/24"]},
+        "secrets": {"backend": "external-secrets"},
+    }
+    with pytest.raises(ConfigError, match=r"inference-platform:substrate\.authorizedNetworks\[1\]: 203\.0\.113\.0/24"):
+        parse_stack_config(stack)
