@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -39,7 +40,11 @@ def local_stack(log: Redactor) -> Iterator[tuple[object, Path, dict]]:
     if reason:
         pytest.skip(reason)
     scratch = Path(tempfile.mkdtemp(prefix="inference-platform-e2e-"))
-    stack = open_stack(ROOT, scratch)
+    try:
+        stack = open_stack(ROOT, scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     kubeconfig = scratch / "kubeconfig"
     try:
         outputs = bring_up(stack, kubeconfig, log)
