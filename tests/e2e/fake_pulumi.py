@@ -16,8 +16,6 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-
 VERSION = "3.272.0"
 # What `kind get kubeconfig` prints, shortened; the values stand for real credentials.
 KUBECONFIG = """apiVersion: v1
@@ -66,6 +64,8 @@ def main(argv: list[str]) -> int:
     config = cwd / f"Pulumi.{stack}.yaml"
 
     def init() -> None:
+        import yaml
+
         record.write_text(json.dumps({"outputs": {}}))
         settings = yaml.safe_load(config.read_text()) if config.exists() else {}
         settings = settings or {}

@@ -33,9 +33,7 @@ STACK_FILE = """# Local stack: comments are part of the tracked file and must su
 config:
   inference-platform:profile: serving
 """
-CREDENTIALS = [
-    line.split(": ", 1)[1] for line in fake_pulumi.KUBECONFIG.splitlines() if "-data: " in line
-]
+CREDENTIALS = [line.split(": ", 1)[1] for line in fake_pulumi.KUBECONFIG.splitlines() if "-data: " in line]
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -82,7 +80,7 @@ def calls(state: Path) -> list[dict]:
     return [json.loads(line) for line in (state / "calls.jsonl").read_text().splitlines()]
 
 
-def test_e2e_lifecycle_leaves_the_project_as_it_found_it(project, fake_cli, tmp_path):
+def test_e2e_lifecycle_leaves_the_project_as_it_found_it_and_logs_no_secret(project, fake_cli, tmp_path):
     before = snapshot(project)
     scratch = tmp_path / "scratch"
     lines: list[str] = []
@@ -92,13 +90,21 @@ def test_e2e_lifecycle_leaves_the_project_as_it_found_it(project, fake_cli, tmp_
     copy = scratch / "project" / f"Pulumi.{STACK}.yaml"
     # The stand-in wrote its salt where it ran: into the copy, not the project.
     assert "encryptionsalt" in yaml.safe_load(copy.read_text())
-    bring_up(stack, scratch / "kubeconfig", log)
+    outputs = bring_up(stack, scratch / "kubeconfig", log)
+    assert (scratch / "kubeconfig").stat().st_mode & 0o777 == 0o600
+    assert (scratch / "kubeconfig").read_text() == fake_pulumi.KUBECONFIG
     ran = calls(scratch / "state")
     tear_down(stack, scratch, log)
 
     assert snapshot(project) == before
     assert {c["cwd"] for c in ran} == {str(scratch / "project")}
     assert not scratch.exists()
+    printed = "\n".join(lines)
+    # The stand-in streamed the kubeconfig as a command resource does: it was there to leak.
+    assert printed.count("command:local:Command kubeconfig") >= len(CREDENTIALS)
+    assert not [c for c in CREDENTIALS if c in printed]
+    assert outputs["kubeconfig"].secret
+    assert "stack outputs: {'kubeconfig': '[secret]', 'models': ['qwen25-05b'], 'substrate': 'kind'}" in lines
 
 
 def test_running_in_the_tree_would_have_changed_it(project, fake_cli, tmp_path):
@@ -114,25 +120,6 @@ def test_running_in_the_tree_would_have_changed_it(project, fake_cli, tmp_path):
     stack.workspace.remove_stack(STACK)
     assert snapshot(project) != before
     assert not (project / f"Pulumi.{STACK}.yaml").exists()
-
-
-def test_e2e_output_is_redacted_and_outputs_printed_only_when_not_secret(project, fake_cli, tmp_path):
-    scratch = tmp_path / "scratch"
-    lines: list[str] = []
-    log = Redactor(lines.append)
-    stack = open_stack(project, scratch, pulumi_command(fake_cli))
-    try:
-        outputs = bring_up(stack, scratch / "kubeconfig", log)
-        assert (scratch / "kubeconfig").stat().st_mode & 0o777 == 0o600
-        assert (scratch / "kubeconfig").read_text() == fake_pulumi.KUBECONFIG
-    finally:
-        tear_down(stack, scratch, log)
-    printed = "\n".join(lines)
-    # The stand-in streamed the kubeconfig as a command resource does: it was there to leak.
-    assert printed.count("command:local:Command kubeconfig") >= len(CREDENTIALS)
-    assert not [c for c in CREDENTIALS if c in printed]
-    assert outputs["kubeconfig"].secret
-    assert "stack outputs: {'kubeconfig': '[secret]', 'models': ['qwen25-05b'], 'substrate': 'kind'}" in lines
 
 
 def test_a_failed_up_raises_without_the_secrets_it_streamed(project, fake_cli, tmp_path, monkeypatch):
