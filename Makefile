@@ -52,7 +52,7 @@ checkov: render ## run checkov on the rendered manifests (installs it in its own
 
 preview: $(STAMP) ## pulumi preview STACK (needs the Pulumi CLI and the stack's credentials)
 	@scripts/require.sh pulumi
-	pulumi preview --stack $(STACK) --diff
+	@scripts/pulumi-stack.sh $(STACK) preview --diff
 
 up: $(STAMP) ## bring the local stack up on kind (local state backend) and print how to call the model
 	@scripts/require.sh docker kind kubectl pulumi
@@ -60,7 +60,7 @@ up: $(STAMP) ## bring the local stack up on kind (local state backend) and print
 
 destroy: $(STAMP) ## destroy STACK (default local; deletes the kind cluster)
 	@scripts/require.sh pulumi
-	pulumi destroy --stack $(STACK) --yes
+	@scripts/pulumi-stack.sh $(STACK) destroy --yes
 
 e2e: $(STAMP) ## kind end-to-end test (needs Docker, kind, kubectl and the Pulumi CLI)
 	E2E=1 $(VENV)/bin/pytest -m e2e tests/e2e -p no:cacheprovider

@@ -1,6 +1,9 @@
 """End to end on kind: `local` comes up, Argo CD reports every Application Synced and
 Healthy, the model answers a chat completion, a second preview shows no change, and
 destroy removes the cluster. Opt-in (E2E=1); needs Docker, kind, kubectl and the Pulumi CLI.
+
+Pulumi runs from a scratch copy of the project (the tracked stack file is never written) and
+everything it prints is redacted (tests/e2e/local_stack.py).
 """
 
 from __future__ import annotations
@@ -18,46 +21,36 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.local_stack import Redactor, bring_up, open_stack, redacted_errors, tear_down, why_not_runnable
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-STACK = "local"
 SYNC_TIMEOUT_S = int(os.environ.get("E2E_SYNC_TIMEOUT", "2400"))
-TOOLS = ("docker", "kind", "kubectl", "pulumi")
-
-
-def why_not_runnable() -> str | None:
-    if os.environ.get("E2E") != "1":
-        return "opt-in: set E2E=1 (make e2e) to bring the local stack up on kind"
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        return f"missing prerequisite(s): {', '.join(missing)}"
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return "docker is installed but its engine is not reachable"
-    return None
 
 
 @pytest.fixture(scope="module")
-def local_stack() -> Iterator[tuple[object, Path]]:
+def log() -> Redactor:
+    return Redactor()
+
+
+@pytest.fixture(scope="module")
+def local_stack(log: Redactor) -> Iterator[tuple[object, Path, dict]]:
     reason = why_not_runnable()
     if reason:
         pytest.skip(reason)
-    from pulumi import automation as auto
-
-    state = Path(tempfile.mkdtemp(prefix="inference-platform-e2e-"))
-    env = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": ""}
-    stack = auto.create_or_select_stack(
-        stack_name=STACK, work_dir=str(ROOT), opts=auto.LocalWorkspaceOptions(env_vars=env)
-    )
-    kubeconfig = state / "kubeconfig"
+    scratch = Path(tempfile.mkdtemp(prefix="inference-platform-e2e-"))
     try:
-        stack.up(on_output=print, color="never")
-        kubeconfig.write_text(stack.outputs()["kubeconfig"].value)
-        yield stack, kubeconfig
+        stack = open_stack(ROOT, scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    kubeconfig = scratch / "kubeconfig"
+    try:
+        outputs = bring_up(stack, kubeconfig, log)
+        yield stack, kubeconfig, outputs
     finally:
-        stack.destroy(on_output=print, color="never")
-        stack.workspace.remove_stack(STACK)
-        shutil.rmtree(state, ignore_errors=True)
+        tear_down(stack, scratch, log)
 
 
 def kubectl(kubeconfig: Path, *args: str) -> str:
@@ -83,7 +76,7 @@ def free_port() -> int:
 
 
 def test_every_application_synced_and_healthy(local_stack):
-    _, kubeconfig = local_stack
+    _, kubeconfig, _ = local_stack
     deadline = time.monotonic() + SYNC_TIMEOUT_S
     pending = unhealthy_applications(kubeconfig)
     while pending and time.monotonic() < deadline:
@@ -93,8 +86,8 @@ def test_every_application_synced_and_healthy(local_stack):
 
 
 def test_model_answers_a_chat_completion(local_stack):
-    stack, kubeconfig = local_stack
-    model = stack.outputs()["models"].value[0]
+    _, kubeconfig, outputs = local_stack
+    model = outputs["models"].value[0]
     port = free_port()
     forward = subprocess.Popen(
         ["kubectl", "--kubeconfig", str(kubeconfig), "-n", "inference", "port-forward", f"svc/{model}", f"{port}:8000"],
@@ -122,8 +115,9 @@ def test_model_answers_a_chat_completion(local_stack):
     assert answer["choices"][0]["message"]["content"].strip()
 
 
-def test_second_preview_has_no_changes(local_stack):
-    stack, _ = local_stack
-    preview = stack.preview(color="never")
+def test_second_preview_has_no_changes(local_stack, log):
+    stack, _, _ = local_stack
+    with redacted_errors(log):
+        preview = stack.preview(color="never", on_output=log, on_error=log)
     changes = {op: n for op, n in preview.change_summary.items() if op != "same" and n}
     assert changes == {}, f"a second preview wants changes: {changes}"
