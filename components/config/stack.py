@@ -111,7 +111,15 @@ class StackConfig(Strict):
         if len(pools) != len(declared):
             # Models pick their pool by accelerator, so two pools of one type would be ambiguous.
             raise ValueError("substrate.gpuPools: each pool needs its own accelerator type")
+        # Substrates that know their Kubernetes release say whether pods can mount OCI images.
+        image_volumes = getattr(self.substrate, "image_volumes", True)
         for i, model in enumerate(self.models):
+            if model.source.startswith("oci://") and not image_volumes:
+                raise ValueError(
+                    f"models[{i}] ({model.name}) is an oci:// modelcar, mounted as an image volume, but the "
+                    f"ImageVolume feature is on by default only from Kubernetes 1.35; raise "
+                    f"substrate.kubernetesVersion or set substrate.imageVolumeFeatureGate once the gate is on"
+                )
             if model.gpus == 0:
                 continue
             pool = pools.get(model.gpu_type or "")

@@ -94,6 +94,8 @@ class HetznerCluster(pulumi.ComponentResource):
             # Served by the hcloud CSI driver, an in-cluster component of the catalog.
             storage_class="hcloud-volumes",
             storage_shared=False,
+            # Services of type LoadBalancer get hcloud load balancers here (the catalog's hcloud-ccm).
+            cloud_location=spec.location,
             ready=(self.control_plane, *self.workers, self.kubeconfig_read),
         )
         self.register_outputs(

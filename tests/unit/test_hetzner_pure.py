@@ -365,3 +365,73 @@ def test_read_runs_again_each_month():
     assert_shell_syntax(k3s.read_kubeconfig_command("2026-11"))
     # Only the last step writes to stdout.
     assert k3s.read_kubeconfig_command("2026-11").endswith(f"&& cat {k3s.KUBECONFIG_FILE}")
+
+
+# --- in-cluster: hcloud CSI driver and cloud controller manager -------------------------------
+
+
+def hetzner_layers(gpu: bool = False):
+    from components.config import parse_stack_config
+    from components.layers import build_layers
+    from contract.facts import ClusterFacts
+
+    substrate = gpu_spec() if gpu else spec()
+    cfg = parse_stack_config(
+        {"substrate": substrate.model_dump(by_alias=True), "sopsAgeKey": "AGE-SECRET-KEY-1TEST"}, ["sopsAgeKey"]
+    )
+    facts = ClusterFacts(
+        kubeconfig=None,
+        cluster_name=substrate.cluster_name,
+        substrate="hetzner",
+        gpu_stack="operator" if gpu else "none",
+        gpu_pools=gpu_pools(substrate),
+        storage_class="hcloud-volumes",
+        cloud_location=substrate.location,
+    )
+    (platform,) = [layer for layer in build_layers(cfg, facts.plain(), set()) if layer.name == "platform"]
+    return platform, {c["metadata"]["name"]: c for c in platform.children}
+
+
+def test_hcloud_csi_and_ccm_apply_on_hetzner_only():
+    from components.catalog import load_catalog
+
+    catalog = load_catalog()
+    for name in ("hcloud-csi", "hcloud-ccm"):
+        entry = catalog[name]
+        assert entry.when == {"substrate": ("hetzner",)}
+        assert entry.applies("none", "sops", "hetzner")
+        assert not entry.applies("none", "sops", "gke") and not entry.applies("none", "sops")
+        assert (entry.chart.repo_url, entry.namespace) == ("https://charts.hetzner.cloud", "kube-system")
+
+
+def test_hetzner_platform_layer_deploys_the_csi_driver_for_its_storage_class():
+    """ClusterFacts name hcloud-volumes: without the CSI driver every claim stays Pending."""
+    _, children = hetzner_layers()
+    csi = children["hcloud-csi"]["spec"]["source"]
+    assert (csi["chart"], csi["targetRevision"]) == ("hcloud-csi", "2.22.1")
+    values = csi["helm"]["valuesObject"]
+    assert values["storageClasses"][0]["name"] == "hcloud-volumes"
+    assert values["storageClasses"][0]["defaultStorageClass"] is True
+    # The token comes from the Secret the secrets backend delivers, never from values.
+    assert values["controller"]["hcloudToken"] == {"existingSecret": {"name": "hcloud", "key": "token"}}
+
+
+def test_hetzner_platform_layer_deploys_the_cloud_controller_for_load_balancer_services():
+    _, children = hetzner_layers()
+    ccm = children["hcloud-ccm"]["spec"]["source"]
+    assert (ccm["chart"], ccm["targetRevision"]) == ("hcloud-cloud-controller-manager", "1.35.0")
+    env = ccm["helm"]["valuesObject"]["env"]
+    assert env["HCLOUD_NETWORK"] == {"value": "inference"}
+    assert env["HCLOUD_LOAD_BALANCERS_LOCATION"] == {"value": "fsn1"}
+    assert env["HCLOUD_LOAD_BALANCERS_USE_PRIVATE_IP"] == {"value": "true"}
+    assert env["HCLOUD_NETWORK_ROUTES_ENABLED"] == {"value": "false"}
+    # Untouched chart default: the token from Secret hcloud, key token.
+    assert "HCLOUD_TOKEN" not in env
+    assert "-cloud-node-lifecycle" in ccm["helm"]["valuesObject"]["args"]["controllers"]
+
+
+def test_platform_project_admits_the_csi_drivers_cluster_kinds():
+    platform, _ = hetzner_layers()
+    kinds = {(k["group"], k["kind"]) for k in platform.project["spec"]["clusterResourceWhitelist"]}
+    assert {("storage.k8s.io", "CSIDriver"), ("storage.k8s.io", "StorageClass")} <= kinds
+    assert "kube-system" in {d["namespace"] for d in platform.project["spec"]["destinations"]}
