@@ -140,7 +140,9 @@ def test_protect_false_protects_nothing():
 def test_servers_get_secret_user_data_network_firewall_and_placement(built):
     subnets = {r.urn for r in built.run.of_type("hcloud:index/networkSubnet:NetworkSubnet")}
     for server in built.run.of_type(SERVER):
-        assert server.secret_inputs == ["userData"]
+        if not built.run.preview:
+            # In a preview the user data may be unknown (it waits on generated keys and token).
+            assert server.secret_inputs == ["userData"]
         assert "userData" in server.additional_secret_outputs
         assert set(server.ignore_changes) == {"userData", "sshKeys", "image"}
         assert subnets <= set(server.dependencies)
@@ -201,9 +203,9 @@ def test_kubeconfig_is_read_over_ssh_as_a_secret(built):
     read = built.one("command:remote:Command", "kubeconfig")
     assert {"stdout", "stderr"} <= set(read.additional_secret_outputs)
     assert "/etc/rancher/k3s/k3s.yaml" in read.inputs["create"]
-    assert "connection" in read.secret_inputs
     assert built.one(SERVER, "control-plane").urn in read.dependencies
     if not built.run.preview:
+        assert "connection" in read.secret_inputs
         assert read.inputs["connection"]["user"] == "root"
         assert read.inputs["connection"]["privateKey"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
 

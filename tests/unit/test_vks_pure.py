@@ -317,3 +317,12 @@ def test_oci_models_are_refused_below_kubernetes_1_35_without_the_gate():
         stack(kubernetesVersion="v1.33.3+vmware.1-fips-vkr.1")
     assert stack(kubernetesVersion="v1.33.3+vmware.1-fips-vkr.1", imageVolumeFeatureGate=True).models
     assert stack(kubernetesVersion="v1.35.1+vmware.1").models
+
+
+def test_docs_say_refresh_and_destroy_need_the_program_run_for_a_fresh_supervisor_token():
+    """Without --run-program, refresh and destroy use the provider config stored at the last
+    update, with its expired Supervisor token."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "substrates" / "vks.md").read_text()
+    assert "pulumi refresh --run-program" in text and "pulumi destroy --run-program" in text
