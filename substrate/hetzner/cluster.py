@@ -96,6 +96,7 @@ class HetznerCluster(pulumi.ComponentResource):
             storage_shared=False,
             # Services of type LoadBalancer get hcloud load balancers here (the catalog's hcloud-ccm).
             cloud_location=spec.location,
+            image_volumes=spec.image_volumes,
             ready=(self.control_plane, *self.workers, self.kubeconfig_read),
         )
         self.register_outputs(

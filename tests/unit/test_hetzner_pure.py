@@ -435,3 +435,25 @@ def test_platform_project_admits_the_csi_drivers_cluster_kinds():
     kinds = {(k["group"], k["kind"]) for k in platform.project["spec"]["clusterResourceWhitelist"]}
     assert {("storage.k8s.io", "CSIDriver"), ("storage.k8s.io", "StorageClass")} <= kinds
     assert "kube-system" in {d["namespace"] for d in platform.project["spec"]["destinations"]}
+
+
+@pytest.mark.parametrize(("version", "expected"), [("v1.33.4+k3s1", False), ("v1.35.0+k3s1", True)])
+def test_image_volumes_need_kubernetes_1_35(version, expected):
+    assert spec(k3sVersion=version).image_volumes is expected
+
+
+def test_oci_models_are_refused_on_k3s_below_1_35():
+    from components.config import parse_stack_config
+    from components.config.loader import ConfigError
+
+    model = {"name": "m", "source": "oci://registry.example.com/m@sha256:" + "a" * 64, "engine": "vllm", "task": "text",
+             "gpus": 0}
+
+    def stack(version: str):
+        substrate = {"kind": "hetzner", "adminCidrs": ["198.51.100.0/24"], "k3sVersion": version}
+        values = {"substrate": substrate, "models": [model], "sopsAgeKey": "AGE-SECRET-KEY-1TEST"}
+        return parse_stack_config(values, ["sopsAgeKey"])
+
+    with pytest.raises(ConfigError, match="ImageVolume"):
+        stack("v1.33.4+k3s1")
+    assert stack("v1.35.0+k3s1").models
