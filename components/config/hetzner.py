@@ -76,7 +76,7 @@ class HetznerSubstrate(SubstrateBase):
     @property
     def image_volumes(self) -> bool:
         """Whether pods can mount OCI images as volumes (oci:// models): the ImageVolume feature is on
-        by default from Kubernetes 1.35, and earlier k3s releases ship a containerd without it."""
+        by default from Kubernetes 1.35."""
         return int(self.k3s_version.split(".")[1]) >= IMAGE_VOLUME_DEFAULT_MINOR
 
     @field_validator("network_cidr", "subnet_cidr", "vswitch_subnet_cidr")
