@@ -117,8 +117,8 @@ class StackConfig(Strict):
             if model.source.startswith("oci://") and not image_volumes:
                 raise ValueError(
                     f"models[{i}] ({model.name}) is an oci:// modelcar, mounted as an image volume, but the "
-                    f"ImageVolume feature is on by default only from Kubernetes 1.35; raise "
-                    f"substrate.kubernetesVersion or set substrate.imageVolumeFeatureGate once the gate is on"
+                    f"ImageVolume feature is on by default only from Kubernetes 1.35 and this {self.substrate.kind} "
+                    f"cluster is older (docs/substrates/{self.substrate.kind}.md); use another source or release"
                 )
             if model.gpus == 0:
                 continue
