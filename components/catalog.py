@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from contract.facts import SUBSTRATES
+
 PLATFORM_DIR = Path(__file__).resolve().parent.parent / "platform"
 CATALOG_DIR = PLATFORM_DIR / "catalog"
 
@@ -54,8 +56,8 @@ class CatalogEntry:
     # Conditions on ClusterFacts/config, e.g. {"gpuStack": ["operator"]}.
     when: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def applies(self, gpu_stack: str, secrets_backend: str) -> bool:
-        facts = {"gpuStack": gpu_stack, "secretsBackend": secrets_backend}
+    def applies(self, gpu_stack: str, secrets_backend: str, substrate: str | None = None) -> bool:
+        facts = {"gpuStack": gpu_stack, "secretsBackend": secrets_backend, "substrate": substrate}
         return all(facts[key] in allowed for key, allowed in self.when.items())
 
 
@@ -93,7 +95,7 @@ def _entry(path: Path) -> CatalogEntry:
         raise CatalogError(f"{where}: chart version {pin.version!r} is not a pinned semantic version")
     if not pin.repo_url.startswith(("https://", "oci://")):
         raise CatalogError(f"{where}: chart repoURL must be https:// or oci://")
-    allowed = {"gpuStack": GPU_STACKS, "secretsBackend": SECRET_BACKENDS}
+    allowed = {"gpuStack": GPU_STACKS, "secretsBackend": SECRET_BACKENDS, "substrate": SUBSTRATES}
     for key, values in entry.when.items():
         if key not in allowed or not set(values) <= set(allowed[key]):
             raise CatalogError(f"{where}: when.{key} must list values from {allowed.get(key, allowed)}")

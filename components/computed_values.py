@@ -46,13 +46,39 @@ def _gpu_operator(facts: Facts) -> dict[str, Any]:
         values["daemonsets"] = {"tolerations": tolerations}
     if facts.get("substrate") == "hetzner":
         values["toolkit"] = {"env": K3S_TOOLKIT_ENV}
+    vgpu = facts.get("vgpuDriver")
+    if vgpu:
+        values["driver"] = _vgpu_driver(vgpu)
     return values
+
+
+def _vgpu_driver(vgpu: dict[str, Any]) -> dict[str, Any]:
+    """vGPU VMs run NVIDIA's licensed vGPU guest driver, pulled from a private registry with a pull
+    secret and licensed through NLS with a Secret holding gridd.conf and the client token. Both
+    Secrets come from the secrets backend; only their names are here."""
+    return {
+        "repository": vgpu["repository"],
+        "image": vgpu["image"],
+        "version": vgpu["version"],
+        "imagePullSecrets": [vgpu["pullSecret"]],
+        # secretName supersedes the deprecated configMapName in the pinned operator.
+        "licensingConfig": {"secretName": vgpu["licensingSecret"], "nlsEnabled": True},
+    }
+
+
+def _hcloud_ccm(facts: Facts) -> dict[str, Any]:
+    # The hcloud network is named after the cluster; load balancers go where the servers are.
+    env = {"HCLOUD_NETWORK": {"value": facts.get("clusterName")}}
+    if facts.get("cloudLocation"):
+        env["HCLOUD_LOAD_BALANCERS_LOCATION"] = {"value": facts["cloudLocation"]}
+    return {"env": env}
 
 
 COMPUTED: dict[str, Callable[[Facts], dict[str, Any]]] = {
     "external-secrets": _external_secrets,
     "kube-prometheus-stack": _kube_prometheus_stack,
     "gpu-operator": _gpu_operator,
+    "hcloud-ccm": _hcloud_ccm,
 }
 
 

@@ -38,6 +38,9 @@ PLATFORM_CLUSTER_KINDS = [
     # The GPU Operator's bundled Node Feature Discovery ships cluster-scoped rules.
     {"group": "nfd.k8s-sigs.io", "kind": "NodeFeatureRule"},
     {"group": "external-secrets.io", "kind": "ClusterSecretStore"},
+    # The hcloud CSI driver (substrate hetzner) registers its driver and the hcloud-volumes class.
+    {"group": "storage.k8s.io", "kind": "CSIDriver"},
+    {"group": "storage.k8s.io", "kind": "StorageClass"},
 ]
 SERVING_CLUSTER_KINDS = [{"group": "", "kind": "Namespace"}]
 
@@ -53,7 +56,9 @@ def _enabled_entries(cfg: StackConfig, facts: dict[str, Any], layer: str) -> lis
     entries = [
         e
         for e in load_catalog().values()
-        if e.layer == layer and cfg.enabled(e.name) and e.applies(facts["gpuStack"], cfg.secrets.backend)
+        if e.layer == layer
+        and cfg.enabled(e.name)
+        and e.applies(facts["gpuStack"], cfg.secrets.backend, facts["substrate"])
     ]
     return sorted(entries, key=lambda e: (e.wave, e.name))
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import pulumi
 
 GpuStack = Literal["gke-managed", "operator", "none"]
+Substrate = Literal["gke", "hetzner", "vks", "kind", "existing"]
+SUBSTRATES: tuple[str, ...] = get_args(Substrate)
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,24 @@ class SecretStore:
 
 
 @dataclass(frozen=True)
+class VgpuDriver:
+    """NVIDIA's vGPU guest driver, which vGPU VMs need instead of the public data-center driver:
+    an image in a private registry and NLS licensing. Only names: the pull secret and the
+    licensing token reach the cluster through the secrets backend."""
+
+    repository: str
+    image: str
+    version: str
+    pull_secret: str
+    # Secret holding gridd.conf and client_configuration_token.tok (NLS).
+    licensing_secret: str
+
+
+@dataclass(frozen=True)
 class ClusterFacts:
     kubeconfig: pulumi.Output[str]  # always a secret Output
     cluster_name: str
-    substrate: Literal["gke", "hetzner", "vks", "kind", "existing"]
+    substrate: Substrate
     gpu_stack: GpuStack
     gpu_pools: tuple[GpuPool, ...] = ()
     storage_class: str = "standard"
@@ -54,6 +70,12 @@ class ClusterFacts:
     gateway_class: str | None = None
     dns_provider: str | None = None
     secret_store: SecretStore = SecretStore()
+    # Where the substrate's cloud creates load balancers for Services (hcloud location), if it does.
+    cloud_location: str | None = None
+    # Set where GPU nodes are vGPU VMs: the guest driver the GPU Operator must install.
+    vgpu_driver: VgpuDriver | None = None
+    # Whether pods can mount OCI images as volumes (the ImageVolume feature): oci:// models need it.
+    image_volumes: bool = True
     # kubeconfig context to use; None = the kubeconfig's current-context.
     kube_context: str | None = None
     # Resources the in-cluster bootstrap must wait for (node pools, joins).
@@ -91,4 +113,13 @@ class ClusterFacts:
                 "project": self.secret_store.project,
                 "identity": self.secret_store.identity,
             },
+            "cloudLocation": self.cloud_location,
+            "vgpuDriver": None if self.vgpu_driver is None else {
+                "repository": self.vgpu_driver.repository,
+                "image": self.vgpu_driver.image,
+                "version": self.vgpu_driver.version,
+                "pullSecret": self.vgpu_driver.pull_secret,
+                "licensingSecret": self.vgpu_driver.licensing_secret,
+            },
+            "imageVolumes": self.image_volumes,
         }

@@ -25,6 +25,8 @@ VSWITCH_ZONE = "eu-central"
 # k3s' default pod and service ranges; the private network must not overlap them.
 K3S_CLUSTER_CIDRS = ("10.42.0.0/16", "10.43.0.0/16")
 HCLOUD_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+# Kubernetes minor release from which the ImageVolume feature is on by default.
+IMAGE_VOLUME_DEFAULT_MINOR = 35
 # The control plane and load balancer take fixed addresses at the top of the subnet.
 SMALLEST_SUBNET_PREFIX = 28
 
@@ -70,6 +72,12 @@ class HetznerSubstrate(SubstrateBase):
     vswitch_id: int | None = Field(default=None, ge=1)
     vswitch_subnet_cidr: str = "10.0.2.0/24"
     gpu_pools: list[HetznerDedicatedGpuPool] = Field(default_factory=list)
+
+    @property
+    def image_volumes(self) -> bool:
+        """Whether pods can mount OCI images as volumes (oci:// models): the ImageVolume feature is on
+        by default from Kubernetes 1.35."""
+        return int(self.k3s_version.split(".")[1]) >= IMAGE_VOLUME_DEFAULT_MINOR
 
     @field_validator("network_cidr", "subnet_cidr", "vswitch_subnet_cidr")
     @classmethod

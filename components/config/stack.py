@@ -44,10 +44,10 @@ def needed_secret_keys(kind: Any, backend: Any) -> set[str]:
 
 def used_namespaces() -> dict[str, str]:
     """Namespace -> what already lives there: Kubernetes, catalog components, the model servers."""
-    used = dict.fromkeys(RESERVED_NAMESPACES, "Kubernetes itself")
+    used = {entry.namespace: f"component {entry.name}" for entry in load_catalog().values()}
     used[load_data("serving/vllm.yaml")["namespace"]] = "the model servers"
-    for entry in load_catalog().values():
-        used[entry.namespace] = f"component {entry.name}"
+    # Last, so a system namespace a component also installs into is named for its real owner.
+    used.update(dict.fromkeys(RESERVED_NAMESPACES, "Kubernetes itself"))
     return used
 
 
@@ -228,7 +228,15 @@ class StackConfig(Strict):
         if len(pools) != len(declared):
             # Models pick their pool by accelerator, so two pools of one type would be ambiguous.
             raise ValueError("substrate.gpuPools: each pool needs its own accelerator type")
+        # Substrates that know their Kubernetes release say whether pods can mount OCI images.
+        image_volumes = getattr(self.substrate, "image_volumes", True)
         for i, model in enumerate(self.models):
+            if model.source.startswith("oci://") and not image_volumes:
+                raise ValueError(
+                    f"models[{i}] ({model.name}) is an oci:// modelcar, mounted as an image volume, but the "
+                    f"ImageVolume feature is on by default only from Kubernetes 1.35 and this {self.substrate.kind} "
+                    f"cluster is older (docs/substrates/{self.substrate.kind}.md); use another source or release"
+                )
             if model.gpus == 0:
                 continue
             pool = pools.get(model.gpu_type or "")

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.base import GpuPoolSpec, dns_label
+from components.config.base import GpuPoolSpec, Strict, dns_label
 from components.config.common import NodeBounds, SubstrateBase, cidr, unique_pool_names
 
 # The label every GPU pool's nodes carry; ClusterFacts selects pools by it.
@@ -20,6 +20,52 @@ OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
 # Antrea and Calico give every node a /24 out of the pod range.
 NODE_POD_PREFIX = 24
+# Where current Supervisors publish the VKS ClusterClasses (builtin-generic-v3.x and later).
+PUBLIC_CLASS_NAMESPACE = "vmware-system-vks-public"
+# The ImageVolume feature (pods mounting OCI images, which oci:// models use) is on by default from here.
+IMAGE_VOLUME_DEFAULT_MINOR = 35
+IMAGE_REF = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$")
+TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+class VksVgpuDriver(Strict):
+    """NVIDIA's vGPU guest driver for the GPU Operator: vGPU VMs cannot use the public data-center
+    driver. NVIDIA ships it to licensees only, so it lives in a private registry, and it needs an NLS
+    licence. Config holds names only: the pull secret and the licensing Secret (gridd.conf and
+    client_configuration_token.tok) reach the gpu-operator namespace through the secrets backend."""
+
+    repository: str = Field(min_length=1, description="registry path holding the driver image")
+    image: str = "vgpu-guest-driver"
+    # The GPU Operator appends the node OS to the tag: 580.105.08 pulls 580.105.08-ubuntu24.04.
+    version: str = Field(min_length=1, description="vGPU guest driver version the image is tagged with")
+    pull_secret: str = "vgpu-registry"
+    licensing_secret: str = "vgpu-licensing"
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not IMAGE_REF.match(value):
+            raise ValueError(f"{value!r} is not a registry path such as registry.example.com/nvidia")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if not IMAGE_REF.match(value) or "/" in value:
+            raise ValueError(f"{value!r} is not an image name such as vgpu-guest-driver")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not TAG.match(value):
+            raise ValueError(f"{value!r} is not an image tag")
+        return value
+
+    @field_validator("pull_secret", "licensing_secret")
+    @classmethod
+    def _secret_names(cls, value: str) -> str:
+        return dns_label(value, 253)
 
 
 class VksGpuPool(GpuPoolSpec, NodeBounds):
@@ -58,8 +104,11 @@ class VksSubstrate(SubstrateBase):
     storage_policy: str = Field(min_length=1, description="vSphere storage policy id for the namespace")
     storage_class: str = "vsan-default-storage-policy"
     cluster_class: str = "builtin-generic-v3.4.0"
-    cluster_class_namespace: str | None = None
+    # null for Supervisors that still keep ClusterClasses in each vSphere Namespace.
+    cluster_class_namespace: str | None = PUBLIC_CLASS_NAMESPACE
     kubernetes_version: str = "v1.33.3+vmware.1-fips-vkr.1"
+    # Declares the ImageVolume feature gate on where the release does not enable it by default (< 1.35).
+    image_volume_feature_gate: bool = False
     node_os: Literal["ubuntu", "photon"] = "ubuntu"
     control_plane_replicas: Literal[1, 3] = 3
     control_plane_class: str = "guaranteed-large"
@@ -69,6 +118,16 @@ class VksSubstrate(SubstrateBase):
     pod_cidr: str = "192.168.0.0/16"
     service_cidr: str = "10.96.0.0/12"
     gpu_pools: list[VksGpuPool] = Field(default_factory=list)
+    vgpu_driver: VksVgpuDriver | None = None
+
+    @property
+    def kubernetes_minor(self) -> int:
+        return int(self.kubernetes_version.split(".")[1])
+
+    @property
+    def image_volumes(self) -> bool:
+        """Whether pods can mount OCI images as volumes: oci:// models need it."""
+        return self.image_volume_feature_gate or self.kubernetes_minor >= IMAGE_VOLUME_DEFAULT_MINOR
 
     @field_validator("vcenter_server")
     @classmethod
@@ -124,6 +183,11 @@ class VksSubstrate(SubstrateBase):
         if self.gpu_pools and self.node_os != "ubuntu":
             raise ValueError(
                 "gpuPools need nodeOs 'ubuntu': the GPU Operator's vGPU guest driver does not run on photon"
+            )
+        if self.gpu_pools and self.vgpu_driver is None:
+            raise ValueError(
+                "gpuPools need vgpuDriver: vGPU VMs run NVIDIA's vGPU guest driver from a private registry "
+                "with NLS licensing, not the public data-center driver (docs/substrates/vks.md)"
             )
         self._check_networks()
         return self

@@ -7,6 +7,7 @@ through a Robot vSwitch with the `gpuJoinCommand` stack output (docs/substrates/
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pulumi
 import pulumi_command as command
@@ -23,11 +24,6 @@ from substrate.hetzner import k3s
 CLUSTER_LABEL = "inference-platform/cluster"
 # hcloud spread placement groups hold at most 10 servers.
 PLACEMENT_GROUP_SIZE = 10
-# Waits for the API to answer, then prints the admin kubeconfig k3s wrote.
-READ_KUBECONFIG = (
-    "timeout 900 sh -c 'until k3s kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 5; done' "
-    "&& cat /etc/rancher/k3s/k3s.yaml"
-)
 
 
 def admin_rules(admin_cidrs: list[str]) -> list[hcloud.FirewallRuleArgs]:
@@ -98,6 +94,9 @@ class HetznerCluster(pulumi.ComponentResource):
             # Served by the hcloud CSI driver, an in-cluster component of the catalog.
             storage_class="hcloud-volumes",
             storage_shared=False,
+            # Services of type LoadBalancer get hcloud load balancers here (the catalog's hcloud-ccm).
+            cloud_location=spec.location,
+            image_volumes=spec.image_volumes,
             ready=(self.control_plane, *self.workers, self.kubeconfig_read),
         )
         self.register_outputs(
@@ -127,6 +126,13 @@ class HetznerCluster(pulumi.ComponentResource):
             "k3s-token",
             random.RandomPasswordArgs(length=48, special=False),
             opts=pulumi.ResourceOptions(parent=self, provider=random_provider),
+        )
+        # The control plane's SSH host key, made here and installed by cloud-init, so the SSH
+        # connection that reads the kubeconfig pins it instead of trusting whatever answers.
+        self.host_key = tls.PrivateKey(
+            "control-plane-host-key",
+            tls.PrivateKeyArgs(algorithm="ED25519"),
+            opts=pulumi.ResourceOptions(parent=self, provider=tls_provider),
         )
         self.ssh_private_key = pulumi.Output.secret(self.ssh_key_pair.private_key_openssh)
         self.k3s_token = pulumi.Output.secret(token.result)
@@ -177,6 +183,7 @@ class HetznerCluster(pulumi.ComponentResource):
         )
 
     def _load_balancer(self) -> None:
+        """The API's stable private address: agents and dedicated GPU servers join through it."""
         spec = self._spec
         self.load_balancer = hcloud.LoadBalancer(
             "api",
@@ -188,13 +195,15 @@ class HetznerCluster(pulumi.ComponentResource):
             ),
             opts=self._opts(protect=self._protect_stateful),
         )
-        self.api_address = self.load_balancer.ipv4
         self.load_balancer_network = hcloud.LoadBalancerNetwork(
             "api-network",
             hcloud.LoadBalancerNetworkArgs(
                 load_balancer_id=_hcloud_id(self.load_balancer),
                 subnet_id=self.subnet.id,
                 ip=k3s.private_addresses(spec.subnet_cidr).load_balancer,
+                # hcloud firewalls never filter load balancers: a public interface would open the
+                # API to the internet. The load balancer serves the private network only.
+                enable_public_interface=False,
             ),
             opts=self._opts(),
         )
@@ -227,7 +236,11 @@ class HetznerCluster(pulumi.ComponentResource):
                 ssh_keys=[self.ssh_key.id],
                 firewall_ids=[_hcloud_id(self.firewall)],
                 placement_group_id=_hcloud_id(placement),
-                networks=[hcloud.ServerNetworkArgs(network_id=_hcloud_id(self.network), ip=ip)],
+                # Pinned to the cloud subnet: with a network id alone hcloud picks the last subnet by
+                # range, which is the vSwitch subnet when one is coupled.
+                networks=[
+                    hcloud.ServerNetworkArgs(network_id=_hcloud_id(self.network), subnet_id=self.subnet.id, ip=ip)
+                ],
                 user_data=pulumi.Output.secret(user_data),
                 labels={**self._labels, k3s.ROLE_LABEL: role},
             ),
@@ -251,14 +264,21 @@ class HetznerCluster(pulumi.ComponentResource):
     def _servers(self) -> None:
         spec = self._spec
         addresses = k3s.private_addresses(spec.subnet_cidr)
-        server_data = pulumi.Output.all(self.api_address, self.k3s_token).apply(
-            lambda values: k3s.server_user_data(spec, lb_public_ip=values[0], token=values[1])
+        server_data = pulumi.Output.all(
+            self.k3s_token, self.host_key.private_key_openssh, self.host_key.public_key_openssh
+        ).apply(
+            lambda values: k3s.server_user_data(
+                spec, token=values[0], host_key=k3s.HostKey(private_openssh=values[1], public_openssh=values[2])
+            )
         )
         placement = self._placement_group("control-plane")
         self.control_plane = self._server(
             "control-plane", "control-plane", spec.control_plane_type, server_data, placement, addresses.control_plane
         )
         self.control_plane_address = self.control_plane.ipv4_address
+        # Pulumi and admins reach the API on the control plane's public address, where the
+        # firewall admits adminCidrs only.
+        self.api_address = self.control_plane_address
         self.api_target = hcloud.LoadBalancerTarget(
             "api-target",
             hcloud.LoadBalancerTargetInitArgs(
@@ -290,17 +310,22 @@ class HetznerCluster(pulumi.ComponentResource):
                     host=self.control_plane.ipv4_address,
                     user="root",
                     private_key=self.ssh_private_key,
+                    # Only the key cloud-init installed is accepted: no trust on first use.
+                    host_key=self.host_key.public_key_openssh,
                     dial_error_limit=30,
                 ),
-                create=READ_KUBECONFIG,
+                create=k3s.read_kubeconfig_command(k3s.renewal_window(datetime.now(UTC))),
+                # The command prints the admin kubeconfig: nothing of it may reach the Pulumi log,
+                # and it is not handed back to the next run's environment.
+                logging=remote.Logging.NONE,
+                add_previous_output_in_env=False,
                 triggers=[self.control_plane.id],
             ),
-            # The kubeconfig names the load balancer, so reading it also waits for the API path there.
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=ssh,
-                depends_on=[self.control_plane, self.api_target, self.api_service],
-                additional_secret_outputs=["stdout"],
+                depends_on=[self.control_plane],
+                additional_secret_outputs=["stdout", "stderr"],
             ),
         )
         self.kubeconfig = pulumi.Output.secret(

@@ -9,6 +9,7 @@ import ipaddress
 import re
 import shlex
 from dataclasses import dataclass
+from datetime import datetime
 
 import yaml
 
@@ -24,6 +25,13 @@ AUDIT_POLICY_FILE = "/etc/rancher/k3s/audit-policy.yaml"
 AUDIT_LOG = "/var/lib/rancher/k3s/server/logs/audit.log"
 ROLE_LABEL = "inference-platform/role"
 POOL_LABEL = "inference-platform/gpu-pool"
+# Hetzner's metadata service, reachable from every cloud server without credentials.
+METADATA = "http://169.254.169.254/hetzner/v1/metadata"
+# The hcloud cloud controller manager and CSI driver name cloud servers hcloud://<server id>.
+PROVIDER_ID_PREFIX = "hcloud://"
+# The hcloud CSI driver's node plugin stays off nodes with this label: hcloud volumes attach
+# only to cloud servers, never to dedicated (Robot) machines.
+PROVIDED_BY_LABEL = "instance.hetzner.cloud/provided-by"
 # Lets the cluster's own add-ons (CoreDNS, metrics-server) run on the control plane and nothing else.
 CONTROL_PLANE_TAINT = "CriticalAddonsOnly=true:NoExecute"
 GPU_TAINT_FLAG = f"{GPU_TAINT.key}={GPU_TAINT.value}:{GPU_TAINT.effect}"
@@ -56,6 +64,18 @@ _BlockDumper.add_representer(
     str,
     lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None),
 )
+
+
+@dataclass(frozen=True)
+class HostKey:
+    """An ED25519 SSH host key in OpenSSH formats."""
+
+    private_openssh: str
+    public_openssh: str
+
+    def __post_init__(self) -> None:
+        if not self.public_openssh.startswith("ssh-ed25519 "):
+            raise ValueError("the SSH host key must be an ED25519 key in OpenSSH format")
 
 
 @dataclass(frozen=True)
@@ -140,17 +160,44 @@ def fit_vswitch_mtu(spec: HetznerSubstrate) -> list[str]:
     ]
 
 
+def _public_ip() -> list[str]:
+    # The API certificate must name the address Pulumi and admins reach it on.
+    return [
+        f"PUBLIC_IP=$(curl -sf --retry 30 --retry-delay 2 {METADATA}/public-ipv4)",
+        '[ -n "$PUBLIC_IP" ] || { echo "the metadata service gave no public IPv4" >&2; exit 1; }',
+    ]
+
+
+def _provider_id() -> list[str]:
+    return [
+        f"SERVER_ID=$(curl -sf --retry 30 --retry-delay 2 {METADATA}/instance-id)",
+        '[ -n "$SERVER_ID" ] || { echo "the metadata service gave no instance id" >&2; exit 1; }',
+    ]
+
+
+# k3s' own cloud controller is off: the hcloud one replaces it. The kubelet names its server by
+# provider id instead of running with --cloud-provider=external, because that flag taints every
+# node uninitialized until a cloud controller runs, and the hcloud cloud controller (like its API
+# token) is delivered by Argo CD and the secrets operator, which could then not schedule.
+CLOUD_FLAGS = ("--disable-cloud-controller",)
+PROVIDER_ID_FLAG = f'--kubelet-arg "provider-id={PROVIDER_ID_PREFIX}$SERVER_ID"'
+
+
 def _install(spec: HetznerSubstrate, env: dict[str, str], role: str, flags: list[str]) -> str:
     assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in {"INSTALL_K3S_VERSION": spec.k3s_version, **env}.items())
     return f"curl -sfL {K3S_INSTALL_URL} | {assignments} sh -s - {role} " + " ".join(flags)
 
 
-def _cloud_config(files: list[dict], script: list[str]) -> str:
+def _cloud_config(files: list[dict], script: list[str], host_key: HostKey | None = None) -> str:
     files = [
         *files,
         {"path": INSTALL_SCRIPT, "permissions": "0700", "content": "\n".join(["#!/bin/sh", "set -eu", *script]) + "\n"},
     ]
-    body = {"write_files": files, "runcmd": [[INSTALL_SCRIPT]]}
+    body: dict = {"write_files": files, "runcmd": [[INSTALL_SCRIPT]]}
+    if host_key is not None:
+        # cloud-init installs these as the server's host key instead of generating its own, so
+        # the key Pulumi pins for SSH is known before the server boots.
+        body["ssh_keys"] = {"ed25519_private": host_key.private_openssh, "ed25519_public": host_key.public_openssh}
     return "#cloud-config\n" + yaml.dump(body, Dumper=_BlockDumper, sort_keys=False, width=1000)
 
 
@@ -158,17 +205,22 @@ def _token_file(token: str) -> dict:
     return {"path": TOKEN_FILE, "permissions": "0600", "content": check_token(token) + "\n"}
 
 
-def server_user_data(spec: HetznerSubstrate, lb_public_ip: str, token: str) -> str:
-    """cloud-init for the k3s server: pinned version, API certificate valid for both load balancer
-    addresses, bundled ingress and service load balancer off, secrets encrypted, API audited."""
+def server_user_data(spec: HetznerSubstrate, token: str, host_key: HostKey) -> str:
+    """cloud-init for the k3s server: pinned version, API certificate valid for the server's public
+    address and the load balancer's private one, bundled ingress, service load balancer, local
+    storage and cloud controller off (the hcloud ones replace them), secrets encrypted, API audited,
+    and an SSH host key made in advance so Pulumi can pin it."""
     addresses = private_addresses(spec.subnet_cidr)
     flags = [
         '--node-ip "$NODE_IP"',
         '--flannel-iface "$IFACE"',
-        f"--tls-san {shlex.quote(lb_public_ip)}",
+        '--tls-san "$PUBLIC_IP"',
         f"--tls-san {addresses.load_balancer}",
         "--disable traefik",
         "--disable servicelb",
+        "--disable local-storage",
+        *CLOUD_FLAGS,
+        PROVIDER_ID_FLAG,
         f"--node-taint {CONTROL_PLANE_TAINT}",
         f"--node-label {ROLE_LABEL}=control-plane",
         "--secrets-encryption",
@@ -178,18 +230,30 @@ def server_user_data(spec: HetznerSubstrate, lb_public_ip: str, token: str) -> s
     audit = {"path": AUDIT_POLICY_FILE, "permissions": "0600", "content": yaml.safe_dump(AUDIT_POLICY)}
     script = [
         *discover_private_address(spec.subnet_cidr),
+        *_public_ip(),
+        *_provider_id(),
         *fit_vswitch_mtu(spec),
         f"mkdir -p {AUDIT_LOG.rsplit('/', 1)[0]}",
         _install(spec, {"K3S_TOKEN_FILE": TOKEN_FILE}, "server", flags),
     ]
-    return _cloud_config([_token_file(token), audit], script)
+    return _cloud_config([_token_file(token), audit], script, host_key)
 
 
 def agent_user_data(spec: HetznerSubstrate, token: str) -> str:
     """cloud-init for a CPU worker: joins through the load balancer's private address."""
     env = {"K3S_URL": private_addresses(spec.subnet_cidr).api_url, "K3S_TOKEN_FILE": TOKEN_FILE}
-    flags = ['--node-ip "$NODE_IP"', '--flannel-iface "$IFACE"', f"--node-label {ROLE_LABEL}=worker"]
-    script = [*discover_private_address(spec.subnet_cidr), *fit_vswitch_mtu(spec), _install(spec, env, "agent", flags)]
+    flags = [
+        '--node-ip "$NODE_IP"',
+        '--flannel-iface "$IFACE"',
+        PROVIDER_ID_FLAG,
+        f"--node-label {ROLE_LABEL}=worker",
+    ]
+    script = [
+        *discover_private_address(spec.subnet_cidr),
+        *_provider_id(),
+        *fit_vswitch_mtu(spec),
+        _install(spec, env, "agent", flags),
+    ]
     return _cloud_config([_token_file(token)], script)
 
 
@@ -198,6 +262,8 @@ def gpu_join_command(spec: HetznerSubstrate, pool: HetznerDedicatedGpuPool, toke
     vSwitch address and joins as an agent with the pool's labels and the GPU taint."""
     env = {"K3S_URL": private_addresses(spec.subnet_cidr).api_url, "K3S_TOKEN": check_token(token)}
     labels = [f"--node-label {shlex.quote(f'{k}={v}')}" for k, v in sorted(gpu_pool_labels(pool).items())]
+    # Not an hcloud server: keeps the hcloud CSI node plugin (and hcloud volumes) off this node.
+    labels.append(f"--node-label {PROVIDED_BY_LABEL}=robot")
     flags = ['--node-ip "$NODE_IP"', '--flannel-iface "$IFACE"', *labels, f"--node-taint {GPU_TAINT_FLAG}"]
     cidr = spec.vswitch_subnet_cidr
     steps = [_node_ip(cidr), _iface(cidr), _require_address(cidr), _install(spec, env, "agent", flags)]
@@ -211,9 +277,38 @@ def gpu_join_commands(spec: HetznerSubstrate, token: str) -> str:
     return "\n".join(blocks) + ("\n" if blocks else "")
 
 
+KUBECONFIG_FILE = "/etc/rancher/k3s/k3s.yaml"
+# k3s signs client certificates for 365 days and renews the ones within 90 days of expiry each
+# time it starts, rewriting the admin kubeconfig. The read restarts k3s once the kubeconfig's
+# certificate is inside a slightly narrower window, so the restart is sure to renew it.
+RENEW_BELOW_DAYS = 80
+_WAIT_READY = "timeout 900 sh -c 'until k3s kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 5; done'"
+_CERT_FRESH = (
+    f"sed -n 's/^ *client-certificate-data: *//p' {KUBECONFIG_FILE} | base64 -d "
+    f"| openssl x509 -noout -checkend {RENEW_BELOW_DAYS * 86400} >/dev/null"
+)
+
+
+def renewal_window(now: datetime) -> str:
+    """The month the read belongs to: the command names it, so the first `pulumi up` of each month
+    runs the read again (an in-place update) and picks up a renewed certificate."""
+    return now.strftime("%Y-%m")
+
+
+def read_kubeconfig_command(window: str) -> str:
+    """Waits for the API, renews the admin client certificate if it is close to expiry (a k3s
+    restart: running pods are not touched), then prints the admin kubeconfig. Only the final `cat`
+    writes to stdout, so a failure never carries the kubeconfig into an error message."""
+    renew = (
+        f"{{ {_CERT_FRESH} || {{ systemctl restart k3s && {_WAIT_READY} "
+        f"&& timeout 300 sh -c \"until {_CERT_FRESH}; do sleep 5; done\"; }}; }}"
+    )
+    return f": renewal window {window} && {_WAIT_READY} && {renew} && cat {KUBECONFIG_FILE}"
+
+
 def public_kubeconfig(raw: str, api_host: str, cluster_name: str) -> str:
-    """k3s writes a kubeconfig for https://127.0.0.1:6443 named `default`; point it at the load
-    balancer and name it after the cluster so it can sit beside other kubeconfigs."""
+    """k3s writes a kubeconfig for https://127.0.0.1:6443 named `default`; point it at the API's
+    public address and name it after the cluster so it can sit beside other kubeconfigs."""
     doc = yaml.safe_load(raw)
     if not isinstance(doc, dict) or not doc.get("clusters"):
         raise ValueError("the k3s kubeconfig read from the control plane has no clusters")

@@ -16,13 +16,26 @@ import pulumi_vsphere as vsphere
 
 from components.config import StackConfig
 from components.config.vks import VksSubstrate
-from contract.facts import GPU_TAINT, ClusterFacts, GpuPool
+from contract.facts import GPU_TAINT, ClusterFacts, GpuPool, VgpuDriver
 from substrate.vks import manifests
 
 # Creating or upgrading a cluster replaces its machines one by one: far longer than the default wait.
 CLUSTER_TIMEOUTS = pulumi.CustomTimeouts(create="60m", update="90m", delete="30m")
 # vSphere rejects a VM class with vGPU devices unless it reserves all of its memory (percent).
 FULL_RESERVATION = 100
+
+
+def vgpu_driver(spec: VksSubstrate) -> VgpuDriver | None:
+    driver = spec.vgpu_driver
+    if driver is None:
+        return None
+    return VgpuDriver(
+        repository=driver.repository,
+        image=driver.image,
+        version=driver.version,
+        pull_secret=driver.pull_secret,
+        licensing_secret=driver.licensing_secret,
+    )
 
 
 @dataclass(frozen=True)
@@ -134,6 +147,8 @@ class VksCluster(pulumi.ComponentResource):
             ),
             storage_class=spec.storage_class,
             storage_shared=False,
+            vgpu_driver=vgpu_driver(spec),
+            image_volumes=spec.image_volumes,
             ready=(self.cluster, self.kubeconfig_secret),
         )
         self.register_outputs({"kubeconfig": self.kubeconfig})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ import yaml
 from pulumi.runtime.sync_await import _sync_await
 
 from components.config import parse_stack_config
-from tooling.fakes_hetzner import FAKE_K3S_TOKEN
+from tooling.fakes_hetzner import FAKE_ED25519_PRIVATE, FAKE_ED25519_PUBLIC, FAKE_K3S_TOKEN
 from tooling.mocks import UNKNOWN
 from tooling.program import Run, run_function
 
@@ -23,6 +24,11 @@ GPU = {
     "vswitchId": 4711,
     "gpuPools": [{"name": "l4", "accelerator": "nvidia-l4", "labels": {"tier": "gold"}}],
 }
+
+
+def mock_id(type_: str, name: str) -> str:
+    """The id the recording mock gives an hcloud resource (tooling/mocks.py)."""
+    return str(zlib.crc32(f"{type_}::{name}".encode()))
 
 
 @dataclass
@@ -90,7 +96,8 @@ def test_expected_resources(built):
     assert count["hcloud:index/sshKey:SshKey"] == 1
     assert count[SERVER] == 3
     assert count["command:remote:Command"] == 1
-    assert built.one("tls:index/privateKey:PrivateKey").inputs["algorithm"] == "ED25519"
+    for key in ("ssh", "control-plane-host-key"):
+        assert built.one("tls:index/privateKey:PrivateKey", key).inputs["algorithm"] == "ED25519"
     assert built.one("random:index/randomPassword:RandomPassword").inputs["special"] is False
 
 
@@ -134,12 +141,14 @@ def test_protect_false_protects_nothing():
 def test_servers_get_secret_user_data_network_firewall_and_placement(built):
     subnets = {r.urn for r in built.run.of_type("hcloud:index/networkSubnet:NetworkSubnet")}
     for server in built.run.of_type(SERVER):
-        assert server.secret_inputs == ["userData"]
+        if not built.run.preview:
+            # In a preview the user data may be unknown (it waits on generated keys and token).
+            assert server.secret_inputs == ["userData"]
         assert "userData" in server.additional_secret_outputs
         assert set(server.ignore_changes) == {"userData", "sshKeys", "image"}
         assert subnets <= set(server.dependencies)
         (net,) = server.inputs["networks"]
-        assert set(net) <= {"networkId", "ip"}
+        assert set(net) <= {"networkId", "subnetId", "ip"}
         if not built.run.preview:
             assert isinstance(net["networkId"], int | float)
             assert len(server.inputs["firewallIds"]) == 1
@@ -152,6 +161,18 @@ def test_servers_get_secret_user_data_network_firewall_and_placement(built):
     assert built.one(SERVER, "worker-0").inputs["serverType"] == "cpx41"
 
 
+def test_every_server_is_pinned_to_the_cloud_subnet_never_the_vswitch_one():
+    """With a network id alone hcloud attaches a server to the last subnet by range: the vSwitch
+    subnet (10.0.2.0/24) when one is coupled. Every server names the cloud subnet."""
+    b = build(False, gpu=True)
+    cloud, vswitch = (mock_id("hcloud:index/networkSubnet:NetworkSubnet", n) for n in ("subnet", "vswitch-subnet"))
+    servers = b.run.of_type(SERVER)
+    assert len(servers) == 3
+    for server in servers:
+        (net,) = server.inputs["networks"]
+        assert net.get("subnetId") == cloud != vswitch, server.name
+
+
 def test_user_data_installs_k3s_with_the_generated_token():
     run = build(False, gpu=True).run
     control_plane = next(r for r in run.of_type(SERVER) if r.name == "control-plane").inputs["userData"]
@@ -161,12 +182,17 @@ def test_user_data_installs_k3s_with_the_generated_token():
         assert FAKE_K3S_TOKEN in user_data
         assert "INSTALL_K3S_VERSION=v1.33.4+k3s1" in user_data
     lb = run.of_type("hcloud:index/loadBalancer:LoadBalancer")[0]
-    assert "--tls-san 203.0.113." in control_plane and lb.inputs["loadBalancerType"] == "lb11"
+    assert '--tls-san "$PUBLIC_IP"' in control_plane and lb.inputs["loadBalancerType"] == "lb11"
+    host_key = yaml.safe_load(control_plane)["ssh_keys"]
+    assert host_key["ed25519_public"] == FAKE_ED25519_PUBLIC
+    assert host_key["ed25519_private"] == FAKE_ED25519_PRIVATE
 
 
 def test_load_balancer_serves_the_api_from_the_control_plane(built):
     network = built.one("hcloud:index/loadBalancerNetwork:LoadBalancerNetwork")
     assert network.inputs["ip"] == "10.0.1.253"
+    # hcloud firewalls do not filter load balancers: the API load balancer has no public interface.
+    assert network.inputs["enablePublicInterface"] is False
     target = built.one("hcloud:index/loadBalancerTarget:LoadBalancerTarget")
     assert target.inputs["type"] == "server" and target.inputs["usePrivateIp"] is True
     assert network.urn in target.dependencies
@@ -178,17 +204,55 @@ def test_load_balancer_serves_the_api_from_the_control_plane(built):
 
 def test_kubeconfig_is_read_over_ssh_as_a_secret(built):
     read = built.one("command:remote:Command", "kubeconfig")
-    assert "stdout" in read.additional_secret_outputs
+    assert {"stdout", "stderr"} <= set(read.additional_secret_outputs)
     assert "/etc/rancher/k3s/k3s.yaml" in read.inputs["create"]
-    assert "connection" in read.secret_inputs
-    for name in ("control-plane",):
-        assert built.one(SERVER, name).urn in read.dependencies
-    assert built.one("hcloud:index/loadBalancerService:LoadBalancerService").urn in read.dependencies
+    assert built.one(SERVER, "control-plane").urn in read.dependencies
     if not built.run.preview:
+        assert "connection" in read.secret_inputs
         assert read.inputs["connection"]["user"] == "root"
         assert read.inputs["connection"]["privateKey"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
     else:  # the host address and generated key are known only after create
         assert read.inputs["connection"] == UNKNOWN
+
+
+def test_kubeconfig_read_writes_nothing_to_the_pulumi_log(built):
+    """pulumi-command streams a command's stdout to the Pulumi log unless logging is off;
+    additionalSecretOutputs masks only the output property. The read prints the admin kubeconfig."""
+    read = built.one("command:remote:Command", "kubeconfig")
+    assert read.inputs["logging"] == "none"
+    # The previous kubeconfig is not sent back to the server as PULUMI_COMMAND_STDOUT either.
+    assert read.inputs["addPreviousOutputInEnv"] is False
+
+
+def test_kubeconfig_read_pins_the_control_plane_host_key():
+    b = build(False, gpu=True)
+    connection = b.one("command:remote:Command", "kubeconfig").inputs["connection"]
+    # The public half of the host key cloud-init installs on the control plane.
+    assert connection["hostKey"] == FAKE_ED25519_PUBLIC
+    host_key = b.one("tls:index/privateKey:PrivateKey", "control-plane-host-key")
+    assert host_key.urn in b.one(SERVER, "control-plane").dependencies
+
+
+def test_kubeconfig_read_runs_again_in_a_new_month_and_renews_the_certificate():
+    from datetime import UTC, datetime
+
+    from substrate.hetzner import k3s
+
+    create = build(False).one("command:remote:Command", "kubeconfig").inputs["create"]
+    assert create == k3s.read_kubeconfig_command(k3s.renewal_window(datetime.now(UTC)))
+    assert "systemctl restart k3s" in create and "openssl x509 -noout -checkend" in create
+
+
+def test_api_is_reached_on_the_control_plane_public_address_behind_the_firewall():
+    b = build(False, gpu=True)
+    api, _ = b.resolve(b.exports["apiAddress"])
+    control_plane, _ = b.resolve(b.exports["controlPlaneAddress"])
+    # Server addresses are 198.51.100.x under the mock, load balancer addresses 203.0.113.x.
+    assert api == control_plane and api.startswith("198.51.100.")
+    firewall = b.one("hcloud:index/firewall:Firewall").inputs["rules"]
+    assert {(r["port"], tuple(r["sourceIps"])) for r in firewall} == {("22", tuple(ADMIN)), ("6443", tuple(ADMIN))}
+    for server in b.run.of_type(SERVER):
+        assert len(server.inputs["firewallIds"]) == 1
 
 
 def test_facts(built):
@@ -223,8 +287,9 @@ def test_kubeconfig_and_join_command_are_secret_and_point_at_the_load_balancer()
     b = build(False, gpu=True)
     kubeconfig, secret = b.resolve(b.facts.kubeconfig)
     assert secret
-    lb_ip, _ = b.resolve(b.exports["apiAddress"])
-    assert yaml.safe_load(kubeconfig)["clusters"][0]["cluster"]["server"] == f"https://{lb_ip}:6443"
+    api_ip, _ = b.resolve(b.exports["apiAddress"])
+    assert api_ip.startswith("198.51.100.")  # the control plane's public address, not the load balancer's
+    assert yaml.safe_load(kubeconfig)["clusters"][0]["cluster"]["server"] == f"https://{api_ip}:6443"
     join, secret = b.resolve(b.exports["gpuJoinCommand"])
     assert secret
     assert f"K3S_URL=https://10.0.1.253:6443 K3S_TOKEN={FAKE_K3S_TOKEN} sh -s - agent" in join

@@ -26,6 +26,7 @@ SPEC = {
     "supervisorContext": "10.0.0.5",
     "contentLibrary": "lib-0001",
     "storagePolicy": "policy-0001",
+    "vgpuDriver": {"repository": "registry.example.com/nvidia", "version": "580.105.08"},
     "gpuPools": [
         {"name": "l40s", "accelerator": "nvidia-l40s", "count": 2, "vgpuProfile": "nvidia_l40s-48c",
          "cpus": 16, "memoryMib": 131072, "labels": {"team": "ml"}},
@@ -203,6 +204,36 @@ def test_facts_describe_the_cluster(vks):
     assert all(p.taints == (GPU_TAINT,) for p in facts.gpu_pools)
     ready = [type(r).__name__ for r in facts.ready]
     assert ready == ["CustomResource", "Secret"]
+    # v1.33 below the ImageVolume default: oci:// models are refused for this cluster.
+    assert facts.image_volumes is False
+
+
+def test_gpu_operator_installs_the_vgpu_guest_driver_with_nls_licensing(vks):
+    """vGPU VMs need NVIDIA's licensed vGPU guest driver from a private registry, not the public
+    data-center driver the GPU Operator installs by default."""
+    from components.computed_values import computed_values
+
+    plain = vks.facts.plain()
+    assert plain["vgpuDriver"] == {
+        "repository": "registry.example.com/nvidia",
+        "image": "vgpu-guest-driver",
+        "version": "580.105.08",
+        "pullSecret": "vgpu-registry",
+        "licensingSecret": "vgpu-licensing",
+    }
+    driver = computed_values("gpu-operator", plain)["driver"]
+    assert driver == {
+        "repository": "registry.example.com/nvidia",
+        "image": "vgpu-guest-driver",
+        "version": "580.105.08",
+        "imagePullSecrets": ["vgpu-registry"],
+        "licensingConfig": {"secretName": "vgpu-licensing", "nlsEnabled": True},
+    }
+
+
+def test_cluster_names_the_public_class_namespace(vks):
+    cluster = vks.one("kubernetes:cluster.x-k8s.io/v1beta1:Cluster")
+    assert cluster.inputs["spec"]["topology"]["classNamespace"] == "vmware-system-vks-public"
 
 
 def test_protect_follows_the_stack(monkeypatch):

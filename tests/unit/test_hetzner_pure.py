@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import shutil
 import subprocess
 
@@ -15,6 +17,14 @@ from substrate.hetzner.cluster import admin_rules, gpu_pools, placement_groups
 
 TOKEN = "T0ken" * 8
 LB_IP = "203.0.113.7"
+HOST_KEY = k3s.HostKey(
+    private_openssh="-----BEGIN OPENSSH PRIVATE KEY-----\naG9zdA==\n-----END OPENSSH PRIVATE KEY-----\n",
+    public_openssh="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostHostHostHostHostHostHostHostHostHostHost",
+)
+
+
+def server_data(s: HetznerSubstrate | None = None) -> str:
+    return k3s.server_user_data(s or spec(), token=TOKEN, host_key=HOST_KEY)
 
 
 def spec(**overrides) -> HetznerSubstrate:
@@ -120,15 +130,18 @@ def test_workers_are_spread_over_groups_of_ten(count, sizes):
 
 
 def test_server_user_data_installs_the_pinned_k3s_server():
-    user_data = k3s.server_user_data(spec(k3sVersion="v1.32.7+k3s1"), lb_public_ip=LB_IP, token=TOKEN)
+    user_data = server_data(spec(k3sVersion="v1.32.7+k3s1"))
     line = install_line(script_of(user_data))
     assert "INSTALL_K3S_VERSION=v1.32.7+k3s1 " in line
     assert "sh -s - server " in line
     for flag in (
-        f"--tls-san {LB_IP}",
+        '--tls-san "$PUBLIC_IP"',
         "--tls-san 10.0.1.253",
         "--disable traefik",
         "--disable servicelb",
+        "--disable local-storage",
+        "--disable-cloud-controller",
+        '--kubelet-arg "provider-id=hcloud://$SERVER_ID"',
         '--flannel-iface "$IFACE"',
         '--node-ip "$NODE_IP"',
         "--node-taint CriticalAddonsOnly=true:NoExecute",
@@ -140,7 +153,7 @@ def test_server_user_data_installs_the_pinned_k3s_server():
 
 
 def test_server_user_data_keeps_the_token_in_a_private_file():
-    user_data = k3s.server_user_data(spec(), lb_public_ip=LB_IP, token=TOKEN)
+    user_data = server_data()
     files = files_of(user_data)
     assert files[k3s.TOKEN_FILE] == {"path": k3s.TOKEN_FILE, "permissions": "0600", "content": TOKEN + "\n"}
     assert TOKEN not in script_of(user_data)
@@ -150,13 +163,13 @@ def test_server_user_data_keeps_the_token_in_a_private_file():
 
 def test_scripts_are_valid_shell_and_wait_for_the_private_network():
     for user_data in (
-        k3s.server_user_data(spec(), lb_public_ip=LB_IP, token=TOKEN),
+        server_data(),
         k3s.agent_user_data(spec(), token=TOKEN),
     ):
         script = script_of(user_data)
         assert_shell_syntax(script)
         assert "ip -o -4 addr show to 10.0.1.0/24" in script
-        assert script.index("NODE_IP=") < script.index("curl ")
+        assert script.index("NODE_IP=") < script.index("curl -sfL")
 
 
 def test_agent_user_data_joins_through_the_load_balancer_private_address():
@@ -165,6 +178,36 @@ def test_agent_user_data_joins_through_the_load_balancer_private_address():
     assert "INSTALL_K3S_VERSION=v1.33.4+k3s1" in line
     assert "sh -s - agent " in line
     assert "--tls-san" not in line and "--node-taint" not in line
+    assert '--kubelet-arg "provider-id=hcloud://$SERVER_ID"' in line
+
+
+def test_cloud_nodes_name_their_hcloud_server_without_an_uninitialized_taint():
+    """The hcloud cloud controller finds servers by provider id; the kubelet never runs with
+    --cloud-provider=external, whose uninitialized taint would keep Argo CD, which delivers that
+    controller and its token, from scheduling."""
+    for user_data in (server_data(), k3s.agent_user_data(spec(), token=TOKEN)):
+        script = script_of(user_data)
+        assert f"SERVER_ID=$(curl -sf --retry 30 --retry-delay 2 {k3s.METADATA}/instance-id)" in script
+        assert script.index("SERVER_ID=") < script.index("curl -sfL")
+        assert "cloud-provider" not in script
+    assert "--disable-cloud-controller" in install_line(script_of(server_data()))
+
+
+def test_server_certificate_names_the_public_address_from_the_metadata_service():
+    script = script_of(server_data())
+    assert f"PUBLIC_IP=$(curl -sf --retry 30 --retry-delay 2 {k3s.METADATA}/public-ipv4)" in script
+    assert script.index("PUBLIC_IP=") < script.index("curl -sfL")
+
+
+def test_server_host_key_is_the_one_pulumi_pins():
+    doc = yaml.safe_load(server_data())
+    assert doc["ssh_keys"] == {
+        "ed25519_private": HOST_KEY.private_openssh,
+        "ed25519_public": HOST_KEY.public_openssh,
+    }
+    assert "ssh_keys" not in yaml.safe_load(k3s.agent_user_data(spec(), token=TOKEN))
+    with pytest.raises(ValueError, match="ED25519"):
+        k3s.HostKey(private_openssh="x", public_openssh="ssh-rsa AAAA")
 
 
 @pytest.mark.parametrize("token", ["short", "a" * 40 + "'; rm -rf /", "a" * 40 + "\n"])
@@ -190,6 +233,9 @@ def test_gpu_join_command_per_pool_carries_labels_taint_token_and_version():
         assert "ip -o -4 addr show to 10.0.2.0/24" in line
         assert_shell_syntax(line)
     assert "--node-label inference-platform/gpu-pool=l4 --node-label tier=gold" in l4
+    # Dedicated servers take no hcloud volumes: the CSI node plugin skips nodes with this label.
+    assert "--node-label instance.hetzner.cloud/provided-by=robot" in l4
+    assert "provider-id" not in l4
     assert "--node-label inference-platform/gpu-pool=h100 " in h100 and "tier=gold" not in h100
 
 
@@ -252,11 +298,162 @@ def test_kubeconfig_without_clusters_is_an_error():
 
 def test_cloud_nodes_fit_their_mtu_to_the_vswitch_only_when_one_is_coupled():
     for user_data in (
-        k3s.server_user_data(gpu_spec(), lb_public_ip=LB_IP, token=TOKEN),
+        server_data(gpu_spec()),
         k3s.agent_user_data(gpu_spec(), token=TOKEN),
     ):
         script = script_of(user_data)
         assert_shell_syntax(script)
         assert f"ExecStart=/usr/sbin/ip link set dev $IFACE mtu {k3s.VSWITCH_MTU}" in script
-        assert script.index("systemctl enable --now private-network-mtu.service") < script.index("curl ")
+        assert script.index("systemctl enable --now private-network-mtu.service") < script.index("curl -sfL")
     assert "mtu" not in script_of(k3s.agent_user_data(spec(), token=TOKEN))
+
+
+# --- kubeconfig read and renewal --------------------------------------------------------------
+
+
+def _kubeconfig_with_cert(tmp_path, days: int) -> str:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl to make a client certificate with")
+    key, cert = tmp_path / f"k{days}.pem", tmp_path / f"c{days}.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", str(days), "-subj", "/CN=system:admin",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    data = base64.b64encode(cert.read_bytes()).decode()
+    return K3S_KUBECONFIG.replace("client-certificate-data: Q0VSVA==", f"client-certificate-data: {data}")
+
+
+def _run_read(tmp_path, kubeconfig: str, renewed: str) -> tuple[str, bool]:
+    """Runs the read command against a stand-in k3s: `k3s kubectl` answers ready, and
+    `systemctl restart k3s` rewrites the kubeconfig as k3s does when it renews certificates."""
+    bin_dir, file = tmp_path / "bin", tmp_path / "k3s.yaml"
+    bin_dir.mkdir()
+    file.write_text(kubeconfig)
+    (tmp_path / "renewed.yaml").write_text(renewed)
+    (bin_dir / "k3s").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "systemctl").write_text(
+        f"#!/bin/sh\ntouch {tmp_path}/restarted\ncp {tmp_path}/renewed.yaml {file}\n"
+    )
+    for tool in ("k3s", "systemctl"):
+        (bin_dir / tool).chmod(0o755)
+    cmd = k3s.read_kubeconfig_command("2026-11").replace(k3s.KUBECONFIG_FILE, str(file))
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run(["sh", "-c", cmd], env=env, text=True, capture_output=True, check=True, timeout=120)
+    return result.stdout, (tmp_path / "restarted").exists()
+
+
+def test_read_prints_only_the_kubeconfig_and_leaves_a_fresh_certificate_alone(tmp_path):
+    fresh = _kubeconfig_with_cert(tmp_path, 300)
+    stdout, restarted = _run_read(tmp_path, fresh, renewed="never used")
+    assert stdout == fresh and not restarted
+
+
+def test_read_restarts_k3s_to_renew_a_certificate_close_to_expiry(tmp_path):
+    stale, renewed = _kubeconfig_with_cert(tmp_path, 30), _kubeconfig_with_cert(tmp_path, 365)
+    stdout, restarted = _run_read(tmp_path, stale, renewed=renewed)
+    assert restarted and stdout == renewed
+
+
+def test_read_runs_again_each_month():
+    from datetime import datetime
+
+    nov, dec = datetime(2026, 11, 30), datetime(2026, 12, 1)
+    assert k3s.renewal_window(nov) == "2026-11" and k3s.renewal_window(dec) == "2026-12"
+    assert k3s.read_kubeconfig_command("2026-11") != k3s.read_kubeconfig_command("2026-12")
+    assert_shell_syntax(k3s.read_kubeconfig_command("2026-11"))
+    # Only the last step writes to stdout.
+    assert k3s.read_kubeconfig_command("2026-11").endswith(f"&& cat {k3s.KUBECONFIG_FILE}")
+
+
+# --- in-cluster: hcloud CSI driver and cloud controller manager -------------------------------
+
+
+def hetzner_layers(gpu: bool = False):
+    from components.config import parse_stack_config
+    from components.layers import build_layers
+    from contract.facts import ClusterFacts
+
+    substrate = gpu_spec() if gpu else spec()
+    cfg = parse_stack_config(
+        {"substrate": substrate.model_dump(by_alias=True), "sopsAgeKey": "AGE-SECRET-KEY-1TEST"}, ["sopsAgeKey"]
+    )
+    facts = ClusterFacts(
+        kubeconfig=None,
+        cluster_name=substrate.cluster_name,
+        substrate="hetzner",
+        gpu_stack="operator" if gpu else "none",
+        gpu_pools=gpu_pools(substrate),
+        storage_class="hcloud-volumes",
+        cloud_location=substrate.location,
+    )
+    (platform,) = [layer for layer in build_layers(cfg, facts.plain(), set()) if layer.name == "platform"]
+    return platform, {c["metadata"]["name"]: c for c in platform.children}
+
+
+def test_hcloud_csi_and_ccm_apply_on_hetzner_only():
+    from components.catalog import load_catalog
+
+    catalog = load_catalog()
+    for name in ("hcloud-csi", "hcloud-ccm"):
+        entry = catalog[name]
+        assert entry.when == {"substrate": ("hetzner",)}
+        assert entry.applies("none", "sops", "hetzner")
+        assert not entry.applies("none", "sops", "gke") and not entry.applies("none", "sops")
+        assert (entry.chart.repo_url, entry.namespace) == ("https://charts.hetzner.cloud", "kube-system")
+
+
+def test_hetzner_platform_layer_deploys_the_csi_driver_for_its_storage_class():
+    """ClusterFacts name hcloud-volumes: without the CSI driver every claim stays Pending."""
+    _, children = hetzner_layers()
+    csi = children["hcloud-csi"]["spec"]["source"]
+    assert (csi["chart"], csi["targetRevision"]) == ("hcloud-csi", "2.22.1")
+    values = csi["helm"]["valuesObject"]
+    assert values["storageClasses"][0]["name"] == "hcloud-volumes"
+    assert values["storageClasses"][0]["defaultStorageClass"] is True
+    # The token comes from the Secret the secrets backend delivers, never from values.
+    assert values["controller"]["hcloudToken"] == {"existingSecret": {"name": "hcloud", "key": "token"}}
+
+
+def test_hetzner_platform_layer_deploys_the_cloud_controller_for_load_balancer_services():
+    _, children = hetzner_layers()
+    ccm = children["hcloud-ccm"]["spec"]["source"]
+    assert (ccm["chart"], ccm["targetRevision"]) == ("hcloud-cloud-controller-manager", "1.35.0")
+    env = ccm["helm"]["valuesObject"]["env"]
+    assert env["HCLOUD_NETWORK"] == {"value": "inference"}
+    assert env["HCLOUD_LOAD_BALANCERS_LOCATION"] == {"value": "fsn1"}
+    assert env["HCLOUD_LOAD_BALANCERS_USE_PRIVATE_IP"] == {"value": "true"}
+    assert env["HCLOUD_NETWORK_ROUTES_ENABLED"] == {"value": "false"}
+    # Untouched chart default: the token from Secret hcloud, key token.
+    assert "HCLOUD_TOKEN" not in env
+    assert "-cloud-node-lifecycle" in ccm["helm"]["valuesObject"]["args"]["controllers"]
+
+
+def test_platform_project_admits_the_csi_drivers_cluster_kinds():
+    platform, _ = hetzner_layers()
+    kinds = {(k["group"], k["kind"]) for k in platform.project["spec"]["clusterResourceWhitelist"]}
+    assert {("storage.k8s.io", "CSIDriver"), ("storage.k8s.io", "StorageClass")} <= kinds
+    assert "kube-system" in {d["namespace"] for d in platform.project["spec"]["destinations"]}
+
+
+@pytest.mark.parametrize(("version", "expected"), [("v1.33.4+k3s1", False), ("v1.35.0+k3s1", True)])
+def test_image_volumes_need_kubernetes_1_35(version, expected):
+    assert spec(k3sVersion=version).image_volumes is expected
+
+
+def test_oci_models_are_refused_on_k3s_below_1_35():
+    from components.config import parse_stack_config
+    from components.config.loader import ConfigError
+
+    model = {"name": "m", "source": "oci://registry.example.com/m@sha256:" + "a" * 64, "engine": "vllm", "task": "text",
+             "gpus": 0}
+
+    def stack(version: str):
+        substrate = {"kind": "hetzner", "adminCidrs": ["198.51.100.0/24"], "k3sVersion": version}
+        values = {"substrate": substrate, "models": [model], "sopsAgeKey": "AGE-SECRET-KEY-1TEST"}
+        return parse_stack_config(values, ["sopsAgeKey"])
+
+    with pytest.raises(ConfigError, match="ImageVolume"):
+        stack("v1.33.4+k3s1")
+    assert stack("v1.35.0+k3s1").models

@@ -32,7 +32,7 @@ SPEC = {
     "supervisorId": "a1b2c3d4-supervisor",
     "contentLibrary": "lib-0001",
     "storagePolicy": "policy-0001",
-    "clusterClassNamespace": "vmware-system-vks-public",
+    "vgpuDriver": {"repository": "registry.example.com/nvidia", "version": "580.105.08"},
     "gpuPools": [
         {"name": "l40s", "accelerator": "nvidia-l40s", "count": 2, "vgpuProfile": "nvidia_l40s-48c", "minNodes": 0},
         {"name": "a100", "accelerator": "nvidia-a100", "vgpuProfile": "grid_a100-40c", "containerdDiskGib": 0},

@@ -16,6 +16,7 @@ BASE = {
     "supervisorId": "a1b2c3d4-supervisor",
     "contentLibrary": "lib-0001",
     "storagePolicy": "policy-0001",
+    "vgpuDriver": {"repository": "registry.example.com/nvidia", "version": "580.105.08"},
 }
 L40S = {
     "name": "l40s",
@@ -155,7 +156,6 @@ def test_topology_follows_config():
     )
     topology = m.cluster_manifest(s)["spec"]["topology"]
     assert topology["class"] == "builtin-generic-v3.4.0"
-    assert "classNamespace" not in topology
     assert topology["version"] == "v1.33.1+vmware.1-fips"
     assert topology["controlPlane"] == {
         "replicas": 1,
@@ -180,9 +180,60 @@ def test_topology_follows_config():
     }
 
 
-def test_class_namespace_is_set_when_configured():
-    topology = m.cluster_manifest(spec(clusterClassNamespace="vmware-system-vks-public"))["spec"]["topology"]
-    assert topology["classNamespace"] == "vmware-system-vks-public"
+def test_class_namespace_defaults_to_where_current_supervisors_publish_cluster_classes():
+    """builtin-generic ClusterClasses live in vmware-system-vks-public on current Supervisors: a
+    Cluster naming no classNamespace looks in its own namespace and cannot resolve the class."""
+    assert m.cluster_manifest(spec())["spec"]["topology"]["classNamespace"] == "vmware-system-vks-public"
+    topology = m.cluster_manifest(spec(clusterClassNamespace="shared-classes"))["spec"]["topology"]
+    assert topology["classNamespace"] == "shared-classes"
+    # null keeps older Supervisors, which hold the class in the vSphere Namespace itself, working.
+    assert "classNamespace" not in m.cluster_manifest(spec(clusterClassNamespace=None))["spec"]["topology"]
+
+
+def test_gpu_pools_need_the_vgpu_guest_driver():
+    values = {k: v for k, v in BASE.items() if k != "vgpuDriver"}
+    with pytest.raises(ValidationError, match="gpuPools need vgpuDriver"):
+        VksSubstrate.model_validate({**values, "gpuPools": [L40S]})
+    assert VksSubstrate.model_validate(values).vgpu_driver is None
+
+
+@pytest.mark.parametrize(
+    ("driver", "message"),
+    [
+        ({"version": "580.105.08"}, "Field required"),
+        ({"repository": "Registry Example", "version": "1"}, "is not a registry path"),
+        ({"repository": "r.example.com/nvidia", "version": "1", "image": "a/b"}, "is not an image name"),
+        ({"repository": "r.example.com/nvidia", "version": "1", "licensingSecret": "Bad_Name"}, "is not a DNS label"),
+        ({"repository": "r.example.com/nvidia", "version": "1", "token": "abc"}, "Extra inputs are not permitted"),
+    ],
+)
+def test_bad_vgpu_driver_is_refused(driver, message):
+    with pytest.raises(ValidationError, match=message):
+        spec(vgpuDriver=driver)
+
+
+def test_vgpu_driver_reaches_the_facts_as_names_only():
+    from substrate.vks.cluster import vgpu_driver
+
+    driver = vgpu_driver(spec(gpuPools=[L40S]))
+    assert (driver.repository, driver.image, driver.version) == (
+        "registry.example.com/nvidia", "vgpu-guest-driver", "580.105.08"
+    )
+    assert (driver.pull_secret, driver.licensing_secret) == ("vgpu-registry", "vgpu-licensing")
+
+
+@pytest.mark.parametrize(
+    ("version", "gate", "expected"),
+    [
+        ("v1.33.3+vmware.1-fips-vkr.1", False, False),
+        ("v1.34.1+vmware.1", False, False),
+        ("v1.33.3+vmware.1-fips-vkr.1", True, True),
+        ("v1.35.0+vmware.1", False, True),
+        ("v1.36", False, True),
+    ],
+)
+def test_image_volumes_need_kubernetes_1_35_or_the_declared_gate(version, gate, expected):
+    assert spec(kubernetesVersion=version, imageVolumeFeatureGate=gate).image_volumes is expected
 
 
 def test_gpu_pool_deployment_is_autoscaled_labelled_and_tainted():
@@ -233,3 +284,45 @@ def test_manifest_builder_does_not_share_state_between_calls():
     gpu["variables"]["overrides"][1]["value"]["labels"]["x"] = "y"
     assert "x" not in m.pool_labels(s.gpu_pools[0])
     assert m.cluster_manifest(s) != first
+
+
+# --- stack-level checks that depend on the vks release ---------------------------------------
+
+OCI_MODEL = {
+    "name": "llama",
+    "source": "oci://registry.example.com/models/llama@sha256:" + "a" * 64,
+    "engine": "vllm",
+    "task": "text",
+    "gpus": 1,
+    "gpuType": "nvidia-l40s",
+}
+
+
+def stack(**substrate_changes):
+    from components.config import parse_stack_config
+
+    values = {
+        "substrate": {**BASE, "gpuPools": [L40S], **substrate_changes},
+        "models": [OCI_MODEL],
+        "sopsAgeKey": "AGE-SECRET-KEY-1TEST",
+        "supervisorKubeconfig": "apiVersion: v1\nkind: Config\n",
+    }
+    return parse_stack_config(values, ["sopsAgeKey", "supervisorKubeconfig"])
+
+
+def test_oci_models_are_refused_below_kubernetes_1_35_without_the_gate():
+    from components.config.loader import ConfigError
+
+    with pytest.raises(ConfigError, match=r"models\[0\] \(llama\) is an oci:// modelcar.*ImageVolume"):
+        stack(kubernetesVersion="v1.33.3+vmware.1-fips-vkr.1")
+    assert stack(kubernetesVersion="v1.33.3+vmware.1-fips-vkr.1", imageVolumeFeatureGate=True).models
+    assert stack(kubernetesVersion="v1.35.1+vmware.1").models
+
+
+def test_docs_say_refresh_and_destroy_need_the_program_run_for_a_fresh_supervisor_token():
+    """Without --run-program, refresh and destroy use the provider config stored at the last
+    update, with its expired Supervisor token."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "substrates" / "vks.md").read_text()
+    assert "pulumi refresh --run-program" in text and "pulumi destroy --run-program" in text
