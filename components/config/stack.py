@@ -95,9 +95,14 @@ class StackConfig(Strict):
             )
         if backend == "none" and kind != "kind":
             raise ValueError("secrets.backend 'none' is allowed only on substrate 'kind'; use sops or external-secrets")
-        if backend == "sops" and self.sops_age_key is None and kind != "kind":
-            raise ValueError("secrets.backend 'sops' needs the secret key sopsAgeKey "
-                             "(pulumi config set --secret inference-platform:sopsAgeKey AGE-SECRET-KEY-1...)")
+        if backend == "sops" and self.sops_age_key is None:
+            # Without the key the operator's key Secret never exists and its pod never starts,
+            # on kind as anywhere else.
+            hint = "; or, on kind only, secrets.backend: none for no secret delivery" if kind == "kind" else ""
+            raise ValueError(
+                "secrets.backend 'sops' needs the secret key sopsAgeKey (sops is the default backend): "
+                "pulumi config set --secret inference-platform:sopsAgeKey AGE-SECRET-KEY-1..." + hint
+            )
         self._check_models()
         return self
 
