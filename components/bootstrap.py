@@ -1,4 +1,4 @@
-"""The in-cluster bootstrap: provider, Argo CD, bootstrap secrets, AppProjects, one root per layer."""
+"""The in-cluster bootstrap: provider, Argo CD, bootstrap secrets, AppProjects, the roots of each layer."""
 
 from __future__ import annotations
 

@@ -145,7 +145,7 @@ def roots_project(cfg: StackConfig) -> dict[str, Any]:
     """Roots may only create Applications in the Argo CD namespace, from the manifests chart."""
     return app_project(
         ROOTS_PROJECT,
-        description="inference-platform roots: one app-of-apps per layer",
+        description="inference-platform roots: the app-of-apps roots of each layer",
         source_repos=[manifests_chart().repo_url],
         namespaces=[cfg.argocd.namespace],
         cluster_resources=[],
