@@ -30,7 +30,7 @@ def layer_order(stack: str) -> list[str]:
 
 
 def destroy_order(run) -> list[str]:
-    """Names in the order the engine deletes them: nothing goes before what depends on it."""
+    """URNs in the order the engine deletes them: nothing goes before what depends on it."""
     by_urn = run.by_urn()
     dependents: dict[str, set[str]] = {urn: set() for urn in by_urn}
     for r in run.resources:
@@ -45,7 +45,7 @@ def destroy_order(run) -> list[str]:
         done.add(urn)
         for d in sorted(dependents[urn]):
             visit(d)
-        order.append(by_urn[urn].name)
+        order.append(urn)
 
     for urn in sorted(by_urn):
         visit(urn)
@@ -77,10 +77,13 @@ def test_roots_a_layer_follows_wait_until_synced_and_healthy(stack):
 
 
 def test_destroy_deletes_serving_before_the_platform_and_argo_cd(stack):
-    order = destroy_order(stack_run(stack))
-    serving = [i for i, n in enumerate(order) if n.startswith("root-serving")]
-    assert serving, "no serving root"
-    assert max(serving) < order.index("root-platform") < order.index("argocd")
+    run = stack_run(stack)
+    position = {urn: i for i, urn in enumerate(destroy_order(run))}
+    layers = roots_by_layer(run)
+    (release,) = run.of_type("kubernetes:helm.sh/v3:Release")
+    serving = [position[r.urn] for r in layers["serving"]]
+    (platform,) = [position[r.urn] for r in layers["platform"]]
+    assert serving and max(serving) < platform < position[release.urn]
 
 
 @pytest.fixture(scope="module")
