@@ -4,9 +4,12 @@ import pulumi
 
 from components.bootstrap import PlatformBootstrap, PlatformBootstrapArgs
 from components.config import load_stack_config
+from components.preflight import check_object_sizes
 from substrate import build_substrate
 
 config = load_stack_config()
+# Before the substrate registers anything: a stack whose objects would not fit etcd stops here.
+check_object_sizes(config)
 facts = build_substrate(config)
 platform = PlatformBootstrap("platform", PlatformBootstrapArgs(config=config, facts=facts))
 

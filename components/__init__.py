@@ -1,2 +1,2 @@
 """In-cluster side of inference-platform: the config schema, pure renderers and the
-Pulumi components that bootstrap Argo CD and hand it one root Application per layer."""
+Pulumi components that bootstrap Argo CD and hand it the root Applications of each layer."""

@@ -6,6 +6,7 @@ roots and projects; everything else reaches the cluster inside a root's values.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from components.catalog import ChartPin, manifests_chart
@@ -15,8 +16,24 @@ CASCADE_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 ROOTS_PROJECT = "platform-roots"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "inference-platform"}
 
-# Retries with backoff: a child may reference CRDs another child is still installing.
-RETRY = {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
+# A failed automated sync is not tried again for the same revision unless the operation
+# retries it. A negative limit retries without end (Argo CD 3.2: `RetryCount < Limit ||
+# Limit < 0`), backing off to one attempt every 3 minutes: a child whose CRDs or webhooks
+# come from a slow platform bring-up (GPU driver builds, node scale-up from zero) converges
+# whenever that ends, however long it takes.
+RETRY = {"limit": -1, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}}
+
+# Argo CD copies spec.source into the object's status once per history entry (default 10).
+# Children keep the last deployment; roots keep none (they are auto-synced, so Argo CD
+# refuses a rollback anyway, and their source is the largest object the platform writes).
+CHILD_HISTORY = 1
+ROOT_HISTORY = 0
+
+# pulumi-kubernetes waits after create/update until every expression holds (JSONPath on
+# the live object). Synced: every child Application exists as rendered. Healthy: each child
+# reports Healthy through the Application health check in platform/argocd/values.yaml.
+WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
+ROOT_READY = ["jsonpath={.status.sync.status}=Synced", "jsonpath={.status.health.status}=Healthy"]
 
 
 def pod_security_labels(level: str) -> dict[str, str]:
@@ -54,6 +71,7 @@ def application(
     server_side_apply: bool = False,
     pod_security: str = "baseline",
     labels: dict[str, str] | None = None,
+    history: int = CHILD_HISTORY,
 ) -> dict[str, Any]:
     sync_options = ["PruneLast=true", "SkipDryRunOnMissingResource=true"]
     if create_namespace:
@@ -66,6 +84,7 @@ def application(
         "source": source,
         "destination": {"server": IN_CLUSTER, "namespace": namespace},
         "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "syncOptions": sync_options, "retry": RETRY},
+        "revisionHistoryLimit": history,
     }
     if create_namespace:
         spec["syncPolicy"]["managedNamespaceMetadata"] = {"labels": {**MANAGED_BY, **pod_security_labels(pod_security)}}
@@ -84,18 +103,33 @@ def application(
     }
 
 
-def root_application(layer: str, children: list[dict[str, Any]], argocd_namespace: str) -> dict[str, Any]:
-    """One root per layer: an app-of-apps whose children are carried as manifests-chart values."""
+def root_application(
+    name: str,
+    layer: str,
+    children: list[dict[str, Any]],
+    argocd_namespace: str,
+    wait_healthy: bool = False,
+) -> dict[str, Any]:
+    """A root of a layer: an app-of-apps whose children are carried as manifests-chart values.
+
+    A layer has one root, or several (shards) when its children would not fit one object.
+    `wait_healthy`: Pulumi reports the root created only once Argo CD has synced every child
+    and every child is Healthy, so what depends on it starts after the layer is up.
+    """
     app = application(
-        f"root-{layer}",
+        name,
         project=ROOTS_PROJECT,
         namespace=argocd_namespace,
-        source=manifests_source(children, f"root-{layer}"),
+        source=manifests_source(children, name),
         argocd_namespace=argocd_namespace,
         create_namespace=False,
         labels={"inference-platform/layer": layer, "inference-platform/root": "true"},
+        history=ROOT_HISTORY,
     )
-    del app["metadata"]["annotations"]
+    if wait_healthy:
+        app["metadata"]["annotations"] = {WAIT_FOR_ANNOTATION: json.dumps(ROOT_READY)}
+    else:
+        del app["metadata"]["annotations"]
     return app
 
 

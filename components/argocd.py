@@ -29,6 +29,10 @@ class ArgoCdArgs:
     ha: bool
     provider: k8s.Provider
     depends_on: tuple[pulumi.Resource, ...] = ()
+    # Pulumi protect on the namespace and the release (stacks with `protect: true`).
+    protect: bool = False
+    # Deleted with this resource instead of on their own (kind: the cluster itself).
+    deleted_with: pulumi.Resource | None = None
 
 
 class ArgoCd(pulumi.ComponentResource):
@@ -37,7 +41,9 @@ class ArgoCd(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArgoCdArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("inference-platform:bootstrap:ArgoCd", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        child = pulumi.ResourceOptions(
+            parent=self, provider=args.provider, protect=args.protect, deleted_with=args.deleted_with
+        )
         ns = bootstrap_namespace(args.namespace)
         self.ns = k8s.core.v1.Namespace(
             "namespace",

@@ -16,6 +16,31 @@ def _external_secrets(facts: Facts) -> dict[str, Any]:
     return {}
 
 
+# Control-plane scrape jobs kube-prometheus-stack cannot reach, per substrate. A job with no
+# target fires its absent()/Down alert forever (its rules are gated on the same switch:
+# templates/prometheus/rules-1.14/*.yaml test `<component>.enabled` and `defaultRules.rules.*`).
+# gke: managed control plane (no controller manager, scheduler or etcd to scrape), and
+#   Dataplane V2 (the substrate's ADVANCED_DATAPATH) runs no kube-proxy.
+# hetzner: k3s runs controller manager, scheduler and kube-proxy inside its one process,
+#   bound to 127.0.0.1, and a single server keeps its state in SQLite, not etcd.
+# kind, vks: kubeadm's defaults bind controller manager, scheduler, etcd metrics and
+#   kube-proxy metrics to 127.0.0.1 on the node.
+# existing: unknown; the chart's defaults stay, overridable per stack.
+UNREACHABLE: dict[str, tuple[str, ...]] = {
+    "gke": ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"),
+    "hetzner": ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"),
+    "kind": ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"),
+    "vks": ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"),
+}
+# The default rule groups of each job (defaultRules.rules keys in the chart's values.yaml).
+RULES = {
+    "kubeControllerManager": ("kubeControllerManager",),
+    "kubeScheduler": ("kubeSchedulerAlerting", "kubeSchedulerRecording"),
+    "kubeEtcd": ("etcd",),
+    "kubeProxy": ("kubeProxy",),
+}
+
+
 def _kube_prometheus_stack(facts: Facts) -> dict[str, Any]:
     claim = {
         "spec": {
@@ -24,7 +49,17 @@ def _kube_prometheus_stack(facts: Facts) -> dict[str, Any]:
             "resources": {"requests": {"storage": "50Gi"}},
         }
     }
-    return {"prometheus": {"prometheusSpec": {"storageSpec": {"volumeClaimTemplate": claim}}}}
+    values: dict[str, Any] = {"prometheus": {"prometheusSpec": {"storageSpec": {"volumeClaimTemplate": claim}}}}
+    off = UNREACHABLE.get(facts["substrate"], ())
+    for job in off:
+        values[job] = {"enabled": False}
+    if off:
+        values["defaultRules"] = {"rules": {rule: False for job in off for rule in RULES[job]}}
+    if facts["substrate"] == "gke":
+        # GKE serves cluster DNS with kube-dns (metrics on 10054/10055), not CoreDNS (9153).
+        values["coreDns"] = {"enabled": False}
+        values["kubeDns"] = {"enabled": True}
+    return values
 
 
 # k3s runs its own containerd: the toolkit must edit k3s' config and talk to k3s' socket.

@@ -12,16 +12,19 @@ from components.applications import (
     application,
     chart_source,
     manifests_source,
+    root_application,
 )
 from components.catalog import CatalogEntry, load_catalog, manifests_chart
 from components.computed_values import computed_values
 from components.config import StackConfig
 from components.serving.vllm import render_vllm
 from components.serving.vllm import settings as vllm_settings
+from components.shards import root_names, shard
 from components.values import deep_merge
 
 MODEL_WAVE = 10
-SECRET_STORE_WAVE = 0
+# After external-secrets (wave 0), whose CRDs and webhook the store needs.
+SECRET_STORE_WAVE = 5
 
 # Cluster-scoped kinds each layer's upstream charts need; nothing else is allowed.
 PLATFORM_CLUSTER_KINDS = [
@@ -147,7 +150,7 @@ def roots_project(cfg: StackConfig) -> dict[str, Any]:
     """Roots may only create Applications in the Argo CD namespace, from the manifests chart."""
     return app_project(
         ROOTS_PROJECT,
-        description="inference-platform roots: one app-of-apps per layer",
+        description="inference-platform roots: the app-of-apps roots of each layer",
         source_repos=[manifests_chart().repo_url],
         namespaces=[cfg.argocd.namespace],
         cluster_resources=[],
@@ -167,3 +170,13 @@ def build_layers(cfg: StackConfig, facts: dict[str, Any], owned_namespaces: set[
         children = builders[name]()
         layers.append(Layer(name=name, project=_project(name, children, cfg), children=children))
     return layers
+
+
+def layer_roots(layer: Layer, argocd_namespace: str, wait_healthy: bool) -> list[dict[str, Any]]:
+    """The root Applications of a layer: one, or several when its children would not fit one."""
+    groups = shard(layer.name, layer.children)
+    names = root_names(layer.name, len(groups))
+    return [
+        root_application(name, layer.name, group, argocd_namespace, wait_healthy)
+        for name, group in zip(names, groups, strict=True)
+    ]

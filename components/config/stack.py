@@ -17,6 +17,8 @@ from components.config.substrates import SubstrateConfig
 # Top-level keys that hold secret values. Pulumi marks secrecy per top-level key, so a
 # secret never sits inside an object: it gets a key of its own.
 SECRET_KEYS = ("kubeconfig", "sopsAgeKey", "supervisorKubeconfig")
+# sops is the default backend, so a stack that never chose one meets this first.
+SECRET_KEY_HINT = {"sopsAgeKey": "; sops is the default backend, and on kind secrets.backend: none delivers no secrets"}
 # What each secret key is read for, and how to set it.
 SECRET_KEY_USE = {
     "kubeconfig": ("substrate 'existing'", "< cluster.kubeconfig"),
@@ -37,7 +39,9 @@ def needed_secret_keys(kind: Any, backend: Any) -> set[str]:
         need.add("kubeconfig")
     if kind == "vks":
         need.add("supervisorKubeconfig")
-    if backend == "sops" and kind != "kind":
+    if backend == "sops":
+        # Without the key the operator's key Secret never exists and its pod never starts,
+        # on kind as anywhere else.
         need.add("sopsAgeKey")
     return need
 
@@ -168,7 +172,9 @@ class StackConfig(Strict):
             use, how = SECRET_KEY_USE[key]
             if key in need and given[key] is None:
                 raise key_error(
-                    key, f"{use} needs the secret key {key} (pulumi config set --secret inference-platform:{key} {how})"
+                    key,
+                    f"{use} needs the secret key {key} (pulumi config set --secret inference-platform:{key} {how})"
+                    + SECRET_KEY_HINT.get(key, ""),
                 )
             # The age key may also serve a kind stack's sops backend; the kubeconfigs serve one substrate only.
             if key != "sopsAgeKey" and key not in need and given[key] is not None:

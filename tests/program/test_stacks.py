@@ -73,14 +73,21 @@ def test_protect_follows_the_stack(run):
         assert protected, "a protected stack must protect its cluster and stateful resources"
 
 
-def test_one_root_per_layer_with_cascade_finalizer_after_argocd(run):
+def test_roots_per_layer_with_cascade_finalizer_after_argocd(run):
     by_urn = run.by_urn()
     (release,) = run.of_type("kubernetes:helm.sh/v3:Release")
     assert release.inputs["version"] and release.inputs["chart"] == "argo-cd"
     roots = run.of_type("kubernetes:argoproj.io/v1alpha1:Application")
     profile = stack_config(run.stack).get("profile", "serving")
-    expected = {"platform": 1, "serving": 2, "llm-gateway": 3, "full": 4}[profile]
-    assert len(roots) == expected
+    expected = ["platform", "serving", "llm-gateway", "experience"][: {"platform": 1, "serving": 2}.get(profile, 4)]
+    layers: dict[str, list[str]] = {}
+    for root in roots:
+        layers.setdefault(root.inputs["metadata"]["labels"]["inference-platform/layer"], []).append(root.name)
+    # A layer has one root, or shards root-<layer>, root-<layer>-2... when its children are many.
+    assert sorted(layers) == sorted(expected)
+    for layer, names in layers.items():
+        shards = {f"root-{layer}"} | {f"root-{layer}-{i}" for i in range(2, len(names) + 1)}
+        assert set(names) == shards
     for root in roots:
         assert CASCADE in root.inputs["metadata"]["finalizers"]
         assert release.urn in root.dependencies, "a root must depend on the Argo CD release"

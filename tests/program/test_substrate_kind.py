@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from unittest import mock
 
 from components.config.kind import KindSubstrate
-from tooling.mocks import Recorded, RecordingMonitor
+from tooling.mocks import Recorded
 from tooling.program import Run, run_program, stack_file
-
-
-@dataclass(frozen=True)
-class Options:
-    """Resource options the recording mock does not keep, read from the engine request."""
-
-    deleted_with: str
-    replace_with: tuple[str, ...]
 
 
 @dataclass
 class Local:
     run: Run
-    options: dict[str, Options]
 
     def one(self, type_: str, name: str) -> Recorded:
         found = [r for r in self.run.resources if r.type == type_ and r.name == name]
@@ -34,17 +24,7 @@ class Local:
 @functools.cache
 def local_stack() -> Local:
     """The `local` stack, in update mode (outputs known, as after a real create)."""
-    options: dict[str, Options] = {}
-    register = RecordingMonitor.RegisterResource
-
-    def recording(self, request):
-        response = register(self, request)
-        options[response.urn] = Options(request.deletedWith, tuple(request.replace_with))
-        return response
-
-    with mock.patch.object(RecordingMonitor, "RegisterResource", recording):
-        run = run_program(stack_file("local"), preview=False)
-    return Local(run, options)
+    return Local(run_program(stack_file("local"), preview=False))
 
 
 def test_cluster_is_replaced_delete_first_on_any_change_of_its_shape():
@@ -60,7 +40,7 @@ def test_kubeconfig_read_is_replaced_with_the_cluster_and_never_logged():
     local = local_stack()
     cluster = local.one("command:local:Command", "cluster")
     read = local.one("command:local:Command", "kubeconfig")
-    assert local.options[read.urn].replace_with == (cluster.urn,)
+    assert read.replace_with == [cluster.urn]
     assert cluster.urn in read.dependencies
     # pulumi-command logs stdout unless `logging` leaves it out; stderr carries no secret.
     assert read.inputs["logging"] == "stderr"
@@ -69,27 +49,13 @@ def test_kubeconfig_read_is_replaced_with_the_cluster_and_never_logged():
 
 def test_in_cluster_objects_are_deleted_with_the_cluster():
     local = local_stack()
-    by_urn = local.run.by_urn()
     cluster = local.one("command:local:Command", "cluster").urn
     k8s = local.one("pulumi:providers:kubernetes", "cluster").urn
-
-    def deleted_with(r: Recorded) -> str:
-        # The engine gives a child its parent's deleted_with when it has none of its own.
-        while r is not None:
-            if local.options[r.urn].deleted_with:
-                return local.options[r.urn].deleted_with
-            r = by_urn.get(r.parent)
-        return ""
-
     in_cluster = [r for r in local.run.resources if r.provider_urn == k8s]
     assert {r.type for r in in_cluster} >= {
         "kubernetes:helm.sh/v3:Release",
         "kubernetes:core/v1:Namespace",
         "kubernetes:argoproj.io/v1alpha1:Application",
     }
-    assert [r.name for r in in_cluster if deleted_with(r) != cluster] == []
-    # Set on the objects themselves, or on the component that holds them.
-    argocd = local.one("inference-platform:bootstrap:ArgoCd", "argocd")
-    assert local.options[argocd.urn].deleted_with == cluster
-    root = local.one("kubernetes:argoproj.io/v1alpha1:Application", "root-serving")
-    assert local.options[root.urn].deleted_with == cluster
+    # Set on every object itself: the Python SDK does not pass deleted_with from a component on.
+    assert [r.name for r in in_cluster if r.deleted_with != cluster] == []

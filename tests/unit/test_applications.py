@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
@@ -48,19 +49,30 @@ def test_child_application_syncs_automatically_with_retries():
     policy = app["spec"]["syncPolicy"]
     assert policy["automated"] == {"prune": True, "selfHeal": True}
     assert "ServerSideApply=true" in policy["syncOptions"] and "CreateNamespace=true" in policy["syncOptions"]
-    assert policy["retry"]["limit"] > 0 and policy["retry"]["backoff"]["factor"] > 1
+    # Negative: Argo CD retries without end, so a child outlasts a slow platform bring-up.
+    assert policy["retry"]["limit"] < 0 and policy["retry"]["backoff"]["factor"] > 1
+    assert policy["retry"]["backoff"]["maxDuration"] == "3m"
+    assert app["spec"]["revisionHistoryLimit"] == 1
     assert app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "-5"
     assert app["metadata"]["finalizers"] == [CASCADE_FINALIZER]
 
 
 def test_root_carries_children_through_the_pinned_manifests_chart():
     child = application("c", project="p", namespace="ns", source={}, argocd_namespace="argocd")
-    root = root_application("platform", [child], "argocd")
+    root = root_application("root-platform", "platform", [child], "argocd")
     source = root["spec"]["source"]
     pin = manifests_chart()
     assert (source["repoURL"], source["chart"], source["targetRevision"]) == (pin.repo_url, pin.name, pin.version)
     assert source["helm"]["valuesObject"]["resources"] == [child]
     assert root["spec"]["project"] == ROOTS_PROJECT
+    assert root["spec"]["revisionHistoryLimit"] == 0
+    assert "annotations" not in root["metadata"]
+
+
+def test_a_followed_root_makes_pulumi_wait_until_it_is_synced_and_healthy():
+    root = root_application("root-platform", "platform", [], "argocd", wait_healthy=True)
+    conditions = json.loads(root["metadata"]["annotations"]["pulumi.com/waitFor"])
+    assert conditions == ["jsonpath={.status.sync.status}=Synced", "jsonpath={.status.health.status}=Healthy"]
 
 
 def test_roots_project_only_allows_applications_in_argocd():

@@ -93,13 +93,13 @@ NEEDED = [
     (
         "sops-secrets-operator",
         with_(
-            with_(KIND, "secrets.backend", "sops"),
+            with_(KIND, "secrets.backend", "sops") | {"sopsAgeKey": AGE},
             "models",
             [
                 {"name": "m", "source": "hf://a/b", "gpus": 0, "hfTokenSecret": "hf-token"},
             ],
         ),
-        "secrets.backend is 'sops' and models[0].hfTokenSecret rely on it",
+        "secrets.backend is 'sops' and sopsAgeKey, models[0].hfTokenSecret rely on it",
         "choose another secrets.backend",
     ),
 ]
@@ -120,7 +120,6 @@ def test_a_needed_component_cannot_be_turned_off(name, base, why, otherwise):
     [
         ("keda", with_(GKE, "models", [])),
         ("kube-prometheus-stack", with_(GKE, "models", [])),
-        ("sops-secrets-operator", with_(KIND, "secrets.backend", "sops")),  # no key, nothing to decrypt
         ("cert-manager", GKE),
     ],
 )
@@ -293,7 +292,7 @@ def test_a_section_that_is_not_a_mapping_is_refused(values, line):
         ({"substrate": ["kind"], "secrets": None}, {"sopsAgeKey"}),
         ({"substrate": '{"kind": "existing"}', "secrets": '{"backend": "none"}'}, {"kubeconfig"}),
         ({"substrate": {"kind": "vks"}, "secrets": {"backend": "sops"}}, {"supervisorKubeconfig", "sopsAgeKey"}),
-        ({"substrate": {"kind": "kind"}}, set()),
+        ({"substrate": {"kind": "kind"}}, {"sopsAgeKey"}),  # sops is the default backend, on kind too
         ({"substrate": {"kind": "gke"}, "secrets": {"backend": "external-secrets"}}, set()),
     ],
 )
