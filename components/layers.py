@@ -17,6 +17,7 @@ from components.applications import (
 from components.catalog import CatalogEntry, load_catalog, manifests_chart
 from components.computed_values import computed_values
 from components.config import StackConfig
+from components.config.stack import RESERVED_NAMESPACES
 from components.serving.vllm import render_vllm
 from components.serving.vllm import settings as vllm_settings
 from components.shards import root_names, shard
@@ -75,8 +76,9 @@ def _chart_child(entry: CatalogEntry, cfg: StackConfig, facts: dict[str, Any], o
         source=chart_source(entry.chart, values, entry.name),
         argocd_namespace=cfg.argocd.namespace,
         wave=entry.wave,
-        # A namespace Pulumi created for bootstrap secrets is Pulumi's, never shared with Argo CD.
-        create_namespace=entry.namespace not in owned,
+        # A namespace Pulumi created for bootstrap secrets is Pulumi's, never shared with Argo CD;
+        # one Kubernetes made (kube-system) keeps its own labels: no Pod Security labels from us.
+        create_namespace=entry.namespace not in owned and entry.namespace not in RESERVED_NAMESPACES,
         server_side_apply=entry.server_side_apply,
         pod_security=entry.pod_security,
         labels={"inference-platform/layer": entry.layer},

@@ -457,3 +457,14 @@ def test_oci_models_are_refused_on_k3s_below_1_35():
     with pytest.raises(ConfigError, match="ImageVolume"):
         stack("v1.33.4+k3s1")
     assert stack("v1.35.0+k3s1").models
+
+
+
+def test_charts_in_kube_system_neither_create_nor_relabel_it():
+    """kube-system exists on every cluster: an Application must not manage its metadata
+    (Pod Security labels would warn on every system pod)."""
+    _, children = hetzner_layers()
+    for name in ("hcloud-csi", "hcloud-ccm"):
+        policy = children[name]["spec"]["syncPolicy"]
+        assert "CreateNamespace=true" not in policy["syncOptions"]
+        assert "managedNamespaceMetadata" not in policy
