@@ -176,10 +176,15 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
 
 
 def schema_errors(values: Mapping[str, Any], chart: ChartValues) -> list[str]:
-    """values.schema.json violations of the chart defaults with values merged over them."""
+    """values.schema.json violations of the chart defaults with values merged over them (and of
+    each subchart's section, against the subchart's own schema)."""
+    found = []
+    for name, sub in chart.subcharts.items():
+        if isinstance(values.get(name), Mapping):
+            found += [f"{name}.{e}" for e in schema_errors(values[name], sub)]
     if chart.schema is None:
-        return []
+        return found
     merged = deep_merge(chart.defaults, values)
     validator = jsonschema.validators.validator_for(chart.schema)(chart.schema)
     errors = sorted(validator.iter_errors(merged), key=lambda e: list(map(str, e.absolute_path)))
-    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in errors]
+    return found + [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in errors]

@@ -124,3 +124,12 @@ def test_free_form_maps_are_not_walked_but_their_siblings_are():
     carried = cv.load_chart_values(entry.chart.name, entry.chart.version)
     values = {"serviceAccount": {"annotations": {"any/key": "x"}, "nmae": "eso"}}
     assert cv.unknown_keys(values, carried) == ["serviceAccount.nmae"]
+
+
+def test_a_subchart_section_is_checked_against_the_subchart_values_schema():
+    entry = CATALOG["gpu-operator"]
+    carried = cv.load_chart_values(entry.chart.name, entry.chart.version)
+    assert carried.subcharts["node-feature-discovery"].schema is not None
+    bad = {"node-feature-discovery": {"master": {"replicaCount": "two"}}}
+    errors = cv.schema_errors(cv.deep_merge(entry.values, bad), carried)
+    assert errors and errors[0].startswith("node-feature-discovery.master.replicaCount"), errors
