@@ -392,7 +392,8 @@ def engine_flags(log: Callable[[str], None] = print) -> None:
         log("engine flags: tooling.engine_flags is not part of this checkout; skipped")
         return
     image = yaml.safe_load((PLATFORM / "serving" / "vllm.yaml").read_text())["images"]["gpu"]
-    version = image.rpartition(":")[2]
+    # The image tag is the release tag (v0.11.2); the release itself is 0.11.2.
+    version = image.rpartition(":")[2].removeprefix("v")
     subprocess.run([sys.executable, "-m", "tooling.engine_flags", version], check=True, cwd=ROOT)
 
 
