@@ -13,7 +13,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.state
 export PULUMI_CONFIG_PASSPHRASE ?=
 endif
 
-.PHONY: help venv test lint render render-all perf conformance checkov preview up destroy e2e clean
+.PHONY: help venv test lint render render-all perf conformance schemas checkov preview up destroy e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ perf: $(STAMP) ## print render time per stack file and per added model (numbers 
 
 conformance: render ## validate the rendered objects strictly against the official schemas
 	$(PY) -m tooling.conformance $(OUT)
+
+schemas: $(STAMP) ## refresh schemas/ (CRD schemas, chart values) and engine flags from the pins; KIND=g/v/Kind adds a kind
+	$(PY) -m tooling.schemas $(if $(KIND),--add-kind $(KIND)) $(SCHEMAS_ARGS)
 
 checkov: render ## run checkov on the rendered manifests (installs it in its own venv)
 	@test -x .venv-checkov/bin/checkov || (python3 -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.3.30)

@@ -2,8 +2,9 @@
 
 Core kinds are checked against the Kubernetes OpenAPI schemas shipped in `kubernetes-validate`
 (its strict variant: unknown fields are errors). Custom resources are checked against upstream
-CRD schemas, `<group>_<version>_<Kind>.json` in the folder named by CRD_SCHEMA_DIR (default
-../shared/schemas/crds), made strict the way kubeconform -strict does.
+CRD schemas, `<group>_<version>_<Kind>.json` in the project's schemas/crds (refreshed from the
+pins by `make schemas`) or the folder named by CRD_SCHEMA_DIR, made strict the way
+kubeconform -strict does. A custom resource whose kind has no schema there is invalid.
 
 usage: python -m tooling.conformance [--k8s 1.33.0] PATH...   (YAML files or folders of them)
 """
@@ -31,7 +32,7 @@ from referencing import Registry, Resource
 
 CRD_SCHEMA_DIR_ENV = "CRD_SCHEMA_DIR"
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CRD_SCHEMA_DIR = ROOT.parent / "shared" / "schemas" / "crds"
+DEFAULT_CRD_SCHEMA_DIR = ROOT / "schemas" / "crds"
 CORE_SCHEMAS = Path(kubernetes_validate.__file__).resolve().parent / "kubernetes-json-schema"
 DEFINITIONS = "https://kubernetes.io/api/_definitions.json"
 OBJECT_META = f"{DEFINITIONS}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -52,12 +53,10 @@ class _Default(enum.Enum):
 FROM_ENVIRONMENT = _Default.FROM_ENVIRONMENT
 
 
-def crd_schema_dir() -> Path | None:
-    """The CRD schema folder: $CRD_SCHEMA_DIR, else the shared folder when it exists, else None."""
+def crd_schema_dir() -> Path:
+    """The CRD schema folder: $CRD_SCHEMA_DIR, else the project's schemas/crds."""
     named = os.environ.get(CRD_SCHEMA_DIR_ENV)
-    if named:
-        return Path(named)
-    return DEFAULT_CRD_SCHEMA_DIR if DEFAULT_CRD_SCHEMA_DIR.is_dir() else None
+    return Path(named) if named else DEFAULT_CRD_SCHEMA_DIR
 
 
 def strict_schema(schema: Any, in_junctor: bool = False) -> Any:
@@ -235,26 +234,24 @@ def _is_object(obj: Any) -> bool:
 
 @dataclass(frozen=True)
 class Checked:
-    """One object of a file: where it is, Kind/name, its errors, why its schema was not checked."""
+    """One object of a file: where it is, Kind/name and its errors."""
 
     where: str
     label: str
     errors: list[str]
-    skipped: str | None
 
 
 class Conformance:
     """Validates objects strictly; compiled validators are kept per apiVersion and kind."""
 
-    def __init__(self, k8s_version: str = "1.33.0", schema_dir: Path | str | _Default | None = FROM_ENVIRONMENT):
+    def __init__(self, k8s_version: str = "1.33.0", schema_dir: Path | str | _Default = FROM_ENVIRONMENT):
         self.k8s_version = k8s_version
         self.core = core_schemas(k8s_version)
-        folder = crd_schema_dir() if schema_dir is FROM_ENVIRONMENT else schema_dir
-        self.schema_dir = Path(folder) if folder is not None else None
-        if self.schema_dir is not None and not self.schema_dir.is_dir():
+        self.schema_dir = crd_schema_dir() if schema_dir is FROM_ENVIRONMENT else Path(schema_dir)
+        if not self.schema_dir.is_dir():
             raise ValueError(f"CRD schema folder {self.schema_dir} (argument or ${CRD_SCHEMA_DIR_ENV}) is not a folder")
-        index = self.schema_dir / "INDEX.json" if self.schema_dir else None
-        self._index: dict[str, dict] = json.loads(index.read_text()) if index and index.is_file() else {}
+        index = self.schema_dir / "INDEX.json"
+        self._index: dict[str, dict] = json.loads(index.read_text()) if index.is_file() else {}
         self._validators: dict[tuple[str, str], jsonschema.protocols.Validator | None] = {}
 
     def _is_custom(self, api_version: str) -> bool:
@@ -268,7 +265,6 @@ class Conformance:
         return jsonschema.Draft202012Validator(schema, registry=self.core.registry)
 
     def _custom_schema_file(self, group: str, version: str, kind: str) -> Path | None:
-        assert self.schema_dir is not None
         entry = self._index.get(f"{group}/{version}/{kind}")
         candidates = [self.schema_dir / entry["file"]] if entry else []
         candidates.append(self.schema_dir / f"{group}_{version}_{kind}.json")
@@ -295,28 +291,21 @@ class Conformance:
             self._validators[key] = build(api_version, kind)
         return self._validators[key]
 
-    def skipped(self, obj: Any) -> str | None:
-        """Why obj's schema is not checked (a custom resource and no CRD schema folder), else None."""
-        if self.schema_dir is not None or not _is_object(obj) or not self._is_custom(obj["apiVersion"]):
-            return None
-        return (
-            f"{obj['apiVersion']}/{obj['kind']} not checked: no CRD schema folder "
-            f"(set ${CRD_SCHEMA_DIR_ENV} or provide {DEFAULT_CRD_SCHEMA_DIR})"
-        )
-
     def validate(self, obj: Any) -> list[str]:
-        """Error messages for obj; empty when valid (or when only its schema was skipped)."""
+        """Error messages for obj; empty when valid."""
         if not _is_object(obj):
             return ["not a Kubernetes object: apiVersion and kind must be strings"]
         errors = metadata_errors(obj)
-        if self.skipped(obj):
-            return errors
         api_version, kind = obj["apiVersion"], obj["kind"]
         validator = self._validator(api_version, kind)
         if validator is not None:
             return errors + schema_errors(validator, obj)
         if self._is_custom(api_version):
-            return [*errors, f"no schema for {api_version}/{kind} in {self.schema_dir}"]
+            return [
+                *errors,
+                f"no schema for {api_version}/{kind} in {self.schema_dir}"
+                f" (add it: make schemas KIND={api_version}/{kind})",
+            ]
         return [*errors, f"no schema for {api_version} {kind} in Kubernetes {self.core.version}"]
 
     def check_path(self, path: Path | str) -> Iterator[Checked]:
@@ -325,13 +314,13 @@ class Conformance:
             try:
                 docs = [doc for doc in yaml.safe_load_all(file.read_text()) if doc is not None]
             except yaml.YAMLError as error:
-                yield Checked(str(file), "?", [f"not valid YAML: {error}"], None)
+                yield Checked(str(file), "?", [f"not valid YAML: {error}"])
                 continue
             for suffix, obj in _objects(docs):
                 meta = obj.get("metadata") if isinstance(obj, dict) else None
                 name = meta.get("name") if isinstance(meta, dict) else None
                 label = f"{obj.get('kind')}/{name}" if isinstance(obj, dict) else "?"
-                yield Checked(f"{file}{suffix}", label, self.validate(obj), self.skipped(obj))
+                yield Checked(f"{file}{suffix}", label, self.validate(obj))
 
     def validate_dir(self, path: Path | str) -> dict[str, list[str]]:
         """Errors of every object under path, keyed by file (and document/item when a file has several)."""
@@ -369,13 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     invalid = [c for c in checks if c.errors]
-    skipped = [c for c in checks if c.skipped and not c.errors]
     for checked in invalid:
         print(f"INVALID {checked.where} {checked.label}: " + " | ".join(checked.errors))
-    for checked in skipped:
-        print(f"SKIPPED {checked.where} {checked.label}: {checked.skipped}")
-    if skipped:
-        print(f"{len(skipped)} custom resources not checked against a schema")
     print(f"{len(checks)} objects, {len(invalid)} invalid")
     if not checks:
         print("no objects found: nothing was checked", file=sys.stderr)

@@ -13,10 +13,6 @@ import yaml
 from tooling import conformance
 from tooling.conformance import Conformance, crd_schema_dir, strict_schema
 
-needs_crds = pytest.mark.skipif(
-    crd_schema_dir() is None, reason="no CRD schema folder: set CRD_SCHEMA_DIR or provide ../shared/schemas/crds"
-)
-
 
 def deployment() -> dict:
     return {
@@ -91,9 +87,8 @@ def checker() -> Conformance:
 
 
 @pytest.fixture
-def no_crd_folder(monkeypatch, tmp_path):
+def project_crd_folder(monkeypatch):
     monkeypatch.delenv(conformance.CRD_SCHEMA_DIR_ENV, raising=False)
-    monkeypatch.setattr(conformance, "DEFAULT_CRD_SCHEMA_DIR", tmp_path / "missing")
 
 
 # --- core kinds -----------------------------------------------------------------------------
@@ -206,13 +201,10 @@ def test_label_and_namespace_syntax(checker):
 # --- custom resources -------------------------------------------------------------------------
 
 
-@needs_crds
 def test_valid_application_passes(checker):
     assert checker.validate(application()) == []
-    assert checker.skipped(application()) is None
 
 
-@needs_crds
 def test_application_unknown_spec_field_fails(checker):
     obj = application()
     obj["spec"]["syncPolicyy"] = {}
@@ -220,7 +212,6 @@ def test_application_unknown_spec_field_fails(checker):
     assert len(errors) == 1 and errors[0].startswith("spec:") and "syncPolicyy" in errors[0]
 
 
-@needs_crds
 def test_application_metadata_is_strict(checker):
     obj = application()
     obj["metadata"]["labelz"] = {"a": "b"}
@@ -230,7 +221,6 @@ def test_application_metadata_is_strict(checker):
     assert checker.validate(obj) == ["metadata.name: 'Keda_App' is not a DNS-1123 subdomain of at most 253 characters"]
 
 
-@needs_crds
 def test_preserve_unknown_fields_subtree_accepts_anything(checker):
     obj = application()
     obj["spec"]["source"]["helm"]["valuesObject"] = {"any": {"deep": [1, {"x": None}]}, "weird-key": True}
@@ -240,7 +230,6 @@ def test_preserve_unknown_fields_subtree_accepts_anything(checker):
     assert any("valuesObjekt" in e for e in checker.validate(obj))
 
 
-@needs_crds
 def test_application_wrong_envelope_fails(checker):
     obj = application()
     obj["status"] = {"bogus": 1}
@@ -250,7 +239,6 @@ def test_application_wrong_envelope_fails(checker):
     assert any(e.startswith("status:") for e in errors)
 
 
-@needs_crds
 def test_scaled_object_valid_and_invalid(checker):
     assert checker.validate(scaled_object()) == []
     unknown = scaled_object()
@@ -264,7 +252,6 @@ def test_scaled_object_valid_and_invalid(checker):
     assert any(e.startswith("spec.maxReplicaCount:") for e in checker.validate(wrong_type))
 
 
-@needs_crds
 def test_custom_int_or_string(checker):
     obj = scaled_object()
     behavior = {"scaleUp": {"tolerance": 1}, "scaleDown": {"tolerance": "0.05"}}
@@ -274,37 +261,47 @@ def test_custom_int_or_string(checker):
     assert any("tolerance" in e for e in checker.validate(obj))
 
 
-@needs_crds
-def test_value_only_branches_do_not_reject_declared_fields(checker):
-    # Gateway's addresses declare type/value outside a oneOf whose branches list properties.
+def test_value_only_branches_do_not_reject_declared_fields(monkeypatch, tmp_path):
+    # Like Gateway API's addresses: type/value are declared outside a oneOf whose branches
+    # list properties only to constrain them.
+    address = {
+        "type": "object",
+        "properties": {"type": {"type": "string"}, "value": {"type": "string"}},
+        "oneOf": [{"properties": {"type": {"enum": ["Hostname"]}}}, {"properties": {"type": {"enum": ["IP"]}}}],
+    }
+    schema = {
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"addresses": {"type": "array", "items": address}}}},
+    }
+    (tmp_path / "gateway.example.com_v1_Gateway.json").write_text(json.dumps(schema))
+    monkeypatch.setenv(conformance.CRD_SCHEMA_DIR_ENV, str(tmp_path))
+    checker = Conformance()
     gateway = {
-        "apiVersion": "gateway.networking.k8s.io/v1",
+        "apiVersion": "gateway.example.com/v1",
         "kind": "Gateway",
         "metadata": {"name": "inference"},
-        "spec": {
-            "gatewayClassName": "envoy",
-            "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}],
-            "addresses": [{"type": "Hostname", "value": "gw.example.com"}],
-        },
+        "spec": {"addresses": [{"type": "Hostname", "value": "gw.example.com"}]},
     }
     assert checker.validate(gateway) == []
     gateway["spec"]["addresses"][0]["valu"] = "x"
     assert any("valu" in e for e in checker.validate(gateway))
 
 
-@needs_crds
 def test_kind_without_schema_fails_when_folder_exists(checker):
     obj = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}}
-    assert checker.validate(obj) == [f"no schema for example.com/v1/Widget in {checker.schema_dir}"]
-    assert checker.skipped(obj) is None
+    assert checker.validate(obj) == [
+        f"no schema for example.com/v1/Widget in {checker.schema_dir} (add it: make schemas KIND=example.com/v1/Widget)"
+    ]
 
 
 def test_empty_schema_folder_makes_every_custom_resource_fail(monkeypatch, tmp_path):
     monkeypatch.setenv(conformance.CRD_SCHEMA_DIR_ENV, str(tmp_path))
     assert crd_schema_dir() == tmp_path
     checker = Conformance()
-    assert checker.validate(application()) == [f"no schema for argoproj.io/v1alpha1/Application in {tmp_path}"]
-    assert checker.skipped(application()) is None
+    assert checker.validate(application()) == [
+        f"no schema for argoproj.io/v1alpha1/Application in {tmp_path}"
+        " (add it: make schemas KIND=argoproj.io/v1alpha1/Application)"
+    ]
     assert checker.validate(deployment()) == []
 
 
@@ -328,22 +325,19 @@ def test_missing_named_folder_is_an_error(monkeypatch, tmp_path):
         Conformance()
 
 
-def test_without_schema_folder_custom_resources_are_skipped(no_crd_folder):
-    assert crd_schema_dir() is None
+def test_default_schema_folder_is_the_projects_own(project_crd_folder):
+    assert crd_schema_dir() == conformance.ROOT / "schemas" / "crds"
     checker = Conformance()
     unknown_field = application()
     unknown_field["spec"]["bogus"] = 1
-    for obj in (application(), unknown_field):
-        assert checker.validate(obj) == []
-        assert "argoproj.io/v1alpha1/Application not checked" in checker.skipped(obj)
-    # Checks that need no schema still apply; core kinds are unaffected.
-    bad_name = application()
-    bad_name["metadata"]["name"] = "Bad_Name"
-    assert checker.validate(bad_name) != []
-    assert checker.skipped(deployment()) is None
-    bad = deployment()
-    bad["spec"]["bogus"] = 1
-    assert checker.validate(bad) != []
+    assert checker.validate(application()) == []
+    assert any("bogus" in e for e in checker.validate(unknown_field))
+
+
+def test_missing_default_schema_folder_is_an_error_not_a_skip(project_crd_folder, monkeypatch, tmp_path):
+    monkeypatch.setattr(conformance, "DEFAULT_CRD_SCHEMA_DIR", tmp_path / "missing")
+    with pytest.raises(ValueError, match="missing"):
+        Conformance()
 
 
 # --- strict_schema ----------------------------------------------------------------------------
@@ -398,7 +392,7 @@ def test_validate_dir_reports_each_object(tmp_path, checker):
     assert len(results) == 4
 
 
-def test_cli_summary_and_exit_code(tmp_path, capsys, no_crd_folder):
+def test_cli_summary_and_exit_code(tmp_path, capsys, project_crd_folder):
     bad = deployment()
     bad["spec"]["replicas"] = "many"
     write_manifests(tmp_path / "ok", {"d.yaml": [deployment()], "app.yaml": [application()]})
@@ -406,7 +400,6 @@ def test_cli_summary_and_exit_code(tmp_path, capsys, no_crd_folder):
     assert conformance.main([str(tmp_path / "ok")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "2 objects, 0 invalid"
-    assert any(line.startswith("SKIPPED") and "Application/keda" in line for line in out)
     assert conformance.main([str(tmp_path / "ok"), str(tmp_path / "bad")]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "3 objects, 1 invalid"
@@ -419,16 +412,14 @@ def test_cli_summary_and_exit_code(tmp_path, capsys, no_crd_folder):
 
 def test_unsupported_kubernetes_release_is_named():
     with pytest.raises(ValueError, match=r"1\.99"):
-        Conformance(k8s_version="1.99.0", schema_dir=None)
+        Conformance(k8s_version="1.99.0")
 
 
 # --- performance ------------------------------------------------------------------------------
 
 
 def test_thousands_of_objects_validate_quickly(checker):
-    objects = [deployment(), pod_disruption_budget("50%")]
-    if checker.schema_dir is not None:
-        objects += [application(), scaled_object()]
+    objects = [deployment(), pod_disruption_budget("50%"), application(), scaled_object()]
     for obj in objects:  # compile each kind's validator once, outside the measurement
         checker.validate(obj)
     batch = objects * (2000 // len(objects))

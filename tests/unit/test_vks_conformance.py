@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -18,13 +16,9 @@ import pytest
 
 from components.config.vks import VksSubstrate
 from substrate.vks import manifests as m
-from tooling.conformance import Conformance
+from tooling.conformance import Conformance, crd_schema_dir
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_DIR = Path(os.environ.get("CRD_SCHEMA_DIR") or ROOT.parent / "shared" / "schemas" / "crds")
-SCHEMA_FILE = SCHEMA_DIR / "cluster.x-k8s.io_v1beta1_Cluster.json"
-
-pytestmark = pytest.mark.skipif(not SCHEMA_FILE.is_file(), reason=f"no Cluster API schema at {SCHEMA_FILE}")
+SCHEMA_FILE = crd_schema_dir() / "cluster.x-k8s.io_v1beta1_Cluster.json"
 
 SPEC = {
     "kind": "vks",
@@ -103,4 +97,4 @@ def test_variable_values_stay_free_form(validator):
 def test_manifest_passes_the_project_conformance_check():
     # The project-wide checker also checks metadata (names, annotation keys) like the API server.
     manifest = m.cluster_manifest(VksSubstrate.model_validate(SPEC))
-    assert Conformance(schema_dir=SCHEMA_DIR).validate(manifest) == []
+    assert Conformance(schema_dir=SCHEMA_FILE.parent).validate(manifest) == []
