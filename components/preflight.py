@@ -37,7 +37,7 @@ def sizing_facts(cfg: StackConfig, storage_shared: bool = False) -> dict[str, An
     return {
         "clusterName": cfg.substrate.cluster_name,
         "substrate": cfg.substrate.kind,
-        "gpuStack": getattr(cfg.substrate, "gpu_stack", "operator"),
+        "gpuStack": cfg.gpu_stack,
         "gpuPools": pools,
         "storageClass": getattr(cfg.substrate, "storage_class", _LONG),
         "storageShared": storage_shared,
