@@ -37,6 +37,10 @@ FREE_FORM: dict[str, tuple[str, ...]] = {
     "argo-cd": ("configs.cm", "configs.params", "configs.rbac"),
     # The controller's ServiceAccount annotations (e.g. GKE workload identity) are metadata.
     "external-secrets": ("serviceAccount.annotations",),
+    # The deployment template turns every args entry into a --<key>=<value> flag and every env
+    # entry into an environment variable of that name: the controller's flags and variables
+    # (HCLOUD_*), not the chart's.
+    "hcloud-cloud-controller-manager": ("args.*", "env.*"),
 }
 
 # Chart values the chart copies into a custom resource: chart path -> (CRD schema file, dotted

@@ -133,3 +133,14 @@ def test_a_subchart_section_is_checked_against_the_subchart_values_schema():
     bad = {"node-feature-discovery": {"master": {"replicaCount": "two"}}}
     errors = cv.schema_errors(cv.deep_merge(entry.values, bad), carried)
     assert errors and errors[0].startswith("node-feature-discovery.master.replicaCount"), errors
+
+
+def test_hcloud_ccm_flags_and_variables_are_free_but_chart_keys_are_checked():
+    # args and env entries become the controller's flags and variables, named by the controller;
+    # a misspelt chart key beside them is still reported.
+    entry = CATALOG["hcloud-ccm"]
+    carried = cv.load_chart_values(entry.chart.name, entry.chart.version)
+    free = {"args": {"any-flag": "1"}, "env": {"HCLOUD_ANYTHING": {"value": "x"}}}
+    assert cv.unknown_keys(cv.deep_merge(entry.values, free), carried) == []
+    bad = cv.deep_merge(entry.values, {"networking": {"enabeld": False}, "envs": {}})
+    assert cv.unknown_keys(bad, carried) == ["envs", "networking.enabeld"]
