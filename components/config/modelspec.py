@@ -103,8 +103,10 @@ class Replicas(Strict):
 class Scaling(Strict):
     # Queue depth per replica that triggers a scale-out: vllm:num_requests_waiting.
     waiting_requests_target: int = Field(default=5, ge=1, le=1000)
-    # Optional second signal: KV-cache usage (0-1) averaged across replicas.
-    kv_cache_usage_target: float | None = Field(default=None, gt=0, le=1)
+    # Optional second signal: KV-cache usage (0-1) averaged across replicas. Usage never
+    # passes 1, and the HPA ignores a ratio within 10% of its target: above 0.9 the
+    # trigger could never ask for another replica.
+    kv_cache_usage_target: float | None = Field(default=None, gt=0, le=0.9)
     scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
     polling_interval_seconds: int = Field(default=15, ge=5, le=300)
 

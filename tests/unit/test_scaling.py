@@ -98,3 +98,10 @@ def test_kv_cache_trigger_uses_value_and_queue_depth_averagevalue():
     triggers = {t["name"]: t for t in scaled_object(spec(kvCacheUsageTarget=0.8), "ns", "p", {})["spec"]["triggers"]}
     assert triggers["kv-cache"]["metricType"] == "Value"
     assert triggers["queue-depth"]["metricType"] == "AverageValue"
+
+
+def test_a_kv_target_the_hpa_tolerance_swallows_is_refused():
+    # Usage tops out at 1; at a target of 0.95 full usage is within the 10% tolerance.
+    assert hpa_desired("Value", 1.0, 0.95, current=2, low=1, high=8) == 2
+    with pytest.raises(ValueError, match=r"less than or equal to 0\.9"):
+        spec(kvCacheUsageTarget=0.95)

@@ -182,3 +182,51 @@ def test_stock_images_are_the_pinned_release():
     assert cfg["images"]["gpu"].endswith(f":v{cfg['version']}")
     assert f":v{cfg['version']}-" in cfg["images"]["cpu"]
     assert "audio" not in cfg["extras"]["gpu"] and "audio" in cfg["extras"]["cpu"]
+
+
+def refusal(**overrides) -> str:
+    from components.config import ConfigError, parse_stack_config
+
+    stack = {"substrate": {"kind": "kind"}, "secrets": {"backend": "none"},
+             "models": [{"name": "m", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0} | overrides]}
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(stack)
+    return str(err.value)
+
+
+def test_speech_on_the_stock_gpu_image_is_refused():
+    with pytest.raises(ValueError, match="audio extra"):
+        model(source="hf://openai/whisper-large-v3", task="speech")
+    with pytest.raises(ValueError, match="imageExtras: \\[audio\\]"):
+        model(source="hf://openai/whisper-large-v3", task="speech", image="r.example/vllm-audio:v0.33.0")
+    with pytest.raises(ValueError, match="pinned by digest"):
+        model(source="hf://openai/whisper-large-v3", task="speech", image="r.example/vllm-audio:v0.33.0",
+              imageExtras=["audio"])
+
+
+def test_speech_runs_on_a_declared_audio_image_or_the_cpu_image():
+    digest = "r.example/vllm-audio:v0.33.0@sha256:" + "b" * 64
+    spec = model(source="hf://openai/whisper-large-v3", task="speech", image=digest, imageExtras=["audio"])
+    container = by_kind(render_vllm(spec, FACTS, "ns"))["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == digest
+    cpu = cpu_model(source="hf://openai/whisper-large-v3", task="speech", weightsSize="3Gi")
+    from components.serving.vllm import image_extras
+
+    assert "audio" in image_extras(cpu)
+
+
+def test_cpu_memory_too_small_for_weights_and_kv_is_refused_with_the_minimum():
+    message = refusal(source="hf://Qwen/Qwen2.5-7B-Instruct", resources={"memory": "8Gi"})
+    assert "inference-platform:models[0]: resources.memory 8Gi cannot hold this CPU model" in message
+    assert "at least 17Gi" in message
+
+
+def test_cpu_model_without_a_parameter_count_needs_weights_size():
+    assert "weightsSize" in refusal(source="hf://BAAI/bge-m3", resources={"memory": "8Gi"})
+
+
+def test_max_model_len_beyond_reach_is_refused():
+    assert "maxModelLen" in refusal(maxModelLen=20_000_000)
+    # 6Gi leaves a 3 GiB KV cache: 786432 tokens at the 4 KiB floor, so a million cannot fit.
+    message = refusal(maxModelLen=1_000_000, resources={"memory": "6Gi"})
+    assert "maxModelLen 1000000 is beyond what the KV cache" in message and "3 GiB" in message
