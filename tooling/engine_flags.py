@@ -1,4 +1,4 @@
-"""`python -m tooling.engine_flags <version>`: the `vllm serve` flags of one vLLM release, as data.
+"""`python -m tooling.engine_flags [version]`: the `vllm serve` flags of one vLLM release, as data.
 
 The flags come from the release itself: its wheel is downloaded from PyPI, installed with
 a CPU build of torch into a throwaway virtualenv, and the parser `vllm serve` builds is
@@ -28,10 +28,10 @@ OUT_DIR = ROOT / "schemas" / "engines"
 # The parser lives in vLLM's common CLI module; `vllm serve` attaches it to a subparser
 # of vLLM's FlexibleArgumentParser, which is what is rebuilt here.
 PARSER = "vllm.entrypoints.common.cli_args:make_arg_parser"
-# The wheel's runtime requirements that only matter on a GPU at run time; the parser
-# builds without them. Everything else the wheel declares is installed (unpinned) so its
-# modules import. torch is the CPU build (CPU platform selected below).
-GPU_ONLY = re.compile(
+# The wheel's requirements that only matter when serving (GPU kernels, media decoding,
+# JIT); the parser builds without them. Everything else the wheel declares is installed
+# (unpinned) so its modules import. torch is the CPU build (CPU platform selected below).
+RUNTIME_ONLY = re.compile(
     r"^(torch|torchaudio|torchvision|torchcodec|pynvvideocodec|flashinfer|apache-tvm-ffi|tilelang|nvidia|nvtx|"
     r"fastsafetensors|instanttensor|quack|tokenspeed|humming|numba|opencv)",
     re.IGNORECASE,
@@ -79,7 +79,10 @@ print(json.dumps({"allowAbbrev": serve.allow_abbrev, "prefixChars": serve.prefix
 
 
 def _run(cmd: list[str], **kw: Any) -> str:
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, **kw)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd[:4])} ... failed:\n{done.stderr[-3000:]}")
+    return done.stdout
 
 
 def download(version: str, into: Path) -> Path:
@@ -90,7 +93,7 @@ def download(version: str, into: Path) -> Path:
 
 
 def requirements(wheel: Path) -> list[str]:
-    """The wheel's unconditional requirements by name, minus the GPU-only ones."""
+    """The wheel's unconditional requirements by name, minus those only serving needs."""
     import zipfile
 
     with zipfile.ZipFile(wheel) as zf:
@@ -99,9 +102,10 @@ def requirements(wheel: Path) -> list[str]:
     names = set()
     for line in text.splitlines():
         if line.startswith("Requires-Dist:") and "extra ==" not in line:
-            name = re.split(r"[\s<>=!~;\[(]", line.split(":", 1)[1].strip(), maxsplit=1)[0]
-            if not GPU_ONLY.match(name):
-                names.add(name)
+            # name and its extras (fastapi[standard] brings uvloop, which vLLM imports).
+            match = re.match(r"[A-Za-z0-9._-]+(\[[^\]]*\])?", line.split(":", 1)[1].strip())
+            if match and not RUNTIME_ONLY.match(match.group(0)):
+                names.add(match.group(0))
     return sorted(names)
 
 
@@ -168,10 +172,14 @@ def previous(version: str) -> dict[str, Any] | None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("version", help="vLLM release, e.g. 0.33.0")
+    ap.add_argument("version", nargs="?", help="vLLM release (default: the pin in platform/serving/vllm.yaml)")
     ap.add_argument("--wheel", type=Path, help="an already downloaded vllm wheel (skips the download)")
     ap.add_argument("--venv", type=Path, help="reuse this virtualenv (created if missing)")
     args = ap.parse_args(argv)
+    if not args.version:
+        from components.config.modelspec import pinned_vllm_version
+
+        args.version = pinned_vllm_version()
     with tempfile.TemporaryDirectory(prefix="engine-flags-") as tmp:
         wheel = args.wheel or download(args.version, Path(tmp))
         parsed = dump_flags(wheel, args.venv or Path(tmp) / "venv")
