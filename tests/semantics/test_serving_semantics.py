@@ -107,6 +107,8 @@ def test_flags_do_what_the_config_says(stack):
         _, container = vllm_container(deployment)
         args = split_items(container["args"])
         assert container["command"] == ["vllm", "serve"]
+        # vllm serve refuses --served-model-name unless the model comes first, positionally.
+        assert args and not args[0].startswith("-"), f"{spec.name}: the model location must come first"
         # Every flag exists in the pinned release (the model location is the positional).
         for token in args[1:]:
             if token.startswith("--"):
