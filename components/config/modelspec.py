@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from components.catalog import load_data
 from components.config.base import Strict, dns_label
+from components.serving import engine_flags
 
 Engine = Literal["vllm", "kserve", "llm-d", "kubeai"]
 Task = Literal["text", "speech", "embedding"]
@@ -31,9 +34,45 @@ SOURCE_PATTERNS = {
     "oci": re.compile(r"^oci://[^\s@]+@sha256:[a-f0-9]{64}$"),
 }
 SOURCE_HELP = "hf://org/model, s3://bucket/path, pvc://claim/path or oci://registry/repo@sha256:<digest>"
-# Flags the platform sets itself; letting engineArgs override them breaks probes/routing.
-MANAGED_FLAGS = ("--model", "--port", "--host", "--served-model-name", "--runner", "--task")
 IMAGE_PINNED = re.compile(r"^[^\s:@]+(:[0-9][\w.+-]*|:v[0-9][\w.+-]*)?(@sha256:[a-f0-9]{64})?$")
+
+
+# Optional dependency groups of the vLLM package (its setup.py extras) an image may carry.
+VllmExtra = Literal["audio", "runai", "tensorizer", "fastsafetensors", "instanttensor", "bench", "otel", "grpc"]
+GIB = 1 << 30
+UNITS = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": GIB, "Ti": 1 << 40}
+# CPU models: what the vLLM process needs besides weights and KV cache (Python, torch,
+# tokenizer, activations). An allowance, not a measurement of any one model.
+CPU_RUNTIME_BYTES = 2 * GIB
+# The smallest KV cache the platform will give a CPU model.
+CPU_MIN_KV_BYTES = 1 * GIB
+# Weights are loaded in bfloat16 on CPU (vLLM's CPU platform prefers it); 4-bit
+# quantised checkpoints (AWQ, GPTQ, int4) take about half a byte per parameter.
+BYTES_PER_PARAM = 2.0
+BYTES_PER_PARAM_4BIT = 0.5
+QUANTISED_4BIT = re.compile(r"(awq|gptq|int4|4bit|q4)", re.IGNORECASE)
+# A parameter count in a model's name: "7B", "0.5B", "360M" (not "A3B", the active count).
+PARAM_COUNT = re.compile(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)([BM])(?![A-Za-z0-9])")
+# The longest context any released open model advertises (10M tokens); past this no
+# model can reach, whatever the hardware.
+MAX_MODEL_LEN_CEILING = 10 * 1024 * 1024
+# The least KV cache one token can take in any common architecture (a small model with
+# grouped-query attention, bfloat16): a CPU model whose KV space cannot hold one
+# maxModelLen sequence even at this rate cannot start (vLLM refuses at start-up).
+MIN_KV_BYTES_PER_TOKEN = 4 * 1024
+
+
+def quantity_bytes(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti)", value).groups()  # type: ignore[union-attr]
+    return int(number) * UNITS[unit]
+
+
+def gib(n_bytes: float) -> str:
+    return f"{n_bytes / GIB:.1f} GiB"
+
+
+def pinned_vllm_version() -> str:
+    return str(load_data("serving/vllm.yaml")["version"])
 
 
 def source_scheme(source: str) -> str:
@@ -64,8 +103,10 @@ class Replicas(Strict):
 class Scaling(Strict):
     # Queue depth per replica that triggers a scale-out: vllm:num_requests_waiting.
     waiting_requests_target: int = Field(default=5, ge=1, le=1000)
-    # Optional second signal: KV-cache usage (0-1) averaged across replicas.
-    kv_cache_usage_target: float | None = Field(default=None, gt=0, le=1)
+    # Optional second signal: KV-cache usage (0-1) averaged across replicas. Usage never
+    # passes 1, and the HPA ignores a ratio within 10% of its target: above 0.9 the
+    # trigger could never ask for another replica.
+    kv_cache_usage_target: float | None = Field(default=None, gt=0, le=0.9)
     scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
     polling_interval_seconds: int = Field(default=15, ge=5, le=300)
 
@@ -105,8 +146,12 @@ class ModelSpec(Strict):
     engine_args: list[str] = Field(default_factory=list)
     adapters: list[Adapter] = Field(default_factory=list)
     prefix_caching: bool = True
-    max_model_len: int | None = Field(default=None, ge=128)
+    max_model_len: int | None = Field(default=None, ge=128, le=MAX_MODEL_LEN_CEILING)
     image: str | None = None
+    # vLLM extras (pip install vllm[...]) the custom `image` carries; speech needs "audio".
+    image_extras: list[VllmExtra] = Field(default_factory=list)
+    # Size of the weights in memory, for CPU models whose name does not tell it.
+    weights_size: str | None = Field(default=None, pattern=r"^\d+(Mi|Gi|Ti)$")
     resources: ModelResources = ModelResources()
     # Name of a Secret (key HF_TOKEN) materialised by External Secrets or SOPS; never the token.
     hf_token_secret: str | None = None
@@ -137,11 +182,70 @@ class ModelSpec(Strict):
     @field_validator("engine_args")
     @classmethod
     def _engine_args(cls, value: list[str]) -> list[str]:
-        for arg in value:
-            flag = arg.split("=", 1)[0]
-            if flag in MANAGED_FLAGS:
-                raise ValueError(f"engine arg {flag} is set by the platform; remove it from engineArgs")
-        return value
+        flags = engine_flags.load_flags(pinned_vllm_version())
+        problems = engine_flags.check(value, flags)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return engine_flags.split_items(value)
+
+    def weights_bytes(self) -> int | None:
+        """The weights' size in memory: weightsSize, else from the parameter count in the name."""
+        if self.weights_size:
+            return quantity_bytes(self.weights_size)
+        name = self.source.rstrip("/").rsplit("/", 1)[-1].split("@", 1)[0]
+        match = PARAM_COUNT.search(name)
+        if not match:
+            return None
+        params = float(match.group(1)) * (1e9 if match.group(2) == "B" else 1e6)
+        per_param = BYTES_PER_PARAM_4BIT if QUANTISED_4BIT.search(name) else BYTES_PER_PARAM
+        return math.ceil(params * per_param)
+
+    def cpu_kv_cache_gib(self) -> int:
+        """VLLM_CPU_KVCACHE_SPACE: what the memory request leaves after weights and runtime."""
+        weights = self.weights_bytes() or 0
+        return (quantity_bytes(self.resources.memory) - weights - CPU_RUNTIME_BYTES) // GIB
+
+    def _check_cpu_memory(self) -> None:
+        weights = self.weights_bytes()
+        if weights is None:
+            raise ValueError(
+                f"weightsSize: cannot tell the weights' size from the source name {self.source!r} "
+                "(no parameter count such as 7B or 360M in it); set weightsSize, e.g. 2Gi, so the "
+                "KV cache can be sized from resources.memory"
+            )
+        memory = quantity_bytes(self.resources.memory)
+        needed = weights + CPU_RUNTIME_BYTES + CPU_MIN_KV_BYTES
+        if memory < needed:
+            raise ValueError(
+                f"resources.memory {self.resources.memory} cannot hold this CPU model: weights about "
+                f"{gib(weights)} + runtime {gib(CPU_RUNTIME_BYTES)} + KV cache at least "
+                f"{gib(CPU_MIN_KV_BYTES)}; set resources.memory to at least {math.ceil(needed / GIB)}Gi"
+            )
+        if self.max_model_len:
+            kv = self.cpu_kv_cache_gib() * GIB
+            reach = kv // MIN_KV_BYTES_PER_TOKEN
+            if self.max_model_len > reach:
+                raise ValueError(
+                    f"maxModelLen {self.max_model_len} is beyond what the KV cache of this CPU model can hold "
+                    f"({self.cpu_kv_cache_gib()} GiB from resources.memory holds at most {reach} tokens even at "
+                    f"{MIN_KV_BYTES_PER_TOKEN // 1024} KiB per token); lower maxModelLen or raise resources.memory"
+                )
+
+    def _check_speech(self) -> None:
+        # The vLLM GPU image installs vLLM without extras; its transcription endpoint
+        # needs the `audio` extra. The CPU image installs vllm[audio,...].
+        if self.image is None and self.gpus == 0:
+            return
+        if self.image is None:
+            raise ValueError(
+                "task 'speech' on a GPU needs an image with vLLM's audio extra: the stock vllm-openai image "
+                "does not carry it. Build one (see docs/models.md), pin it by digest in `image` and declare "
+                "imageExtras: [audio]"
+            )
+        if "audio" not in self.image_extras:
+            raise ValueError("task 'speech' needs an image with vLLM's audio extra; declare imageExtras: [audio]")
+        if "@sha256:" not in self.image:
+            raise ValueError("a speech image built with the audio extra must be pinned by digest (@sha256:...)")
 
     @model_validator(mode="after")
     def _coherent(self) -> ModelSpec:
@@ -161,6 +265,12 @@ class ModelSpec(Strict):
         if self.engine == "vllm" and self.replicas.min < 1:
             # With no replica there is no vllm:num_requests_waiting to wake on.
             raise ValueError("replicas.min must be at least 1 for engine 'vllm' (queue-depth scaling needs a replica)")
+        if self.image_extras and self.image is None:
+            raise ValueError("imageExtras describes a custom image; set image too (the stock images are known)")
+        if self.task == "speech":
+            self._check_speech()
+        if self.gpus == 0:
+            self._check_cpu_memory()
         if self.adapters and self.task != "text":
             raise ValueError("LoRA adapters apply to task 'text' only")
         names = [a.name for a in self.adapters]

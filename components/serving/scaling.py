@@ -1,7 +1,18 @@
-"""KEDA ScaledObject on vLLM queue depth: never GPU utilisation, which PagedAttention pins near 100%."""
+"""KEDA ScaledObject on vLLM queue depth: never GPU utilisation, which PagedAttention pins near 100%.
+
+KEDA hands each trigger to the HPA as an external metric whose target type is the trigger's
+`metricType`. The HPA then computes (k8s replica calculator, tolerance 0.1):
+
+- AverageValue (KEDA's default): desired = ceil(metric / threshold), a count of replicas
+  the total needs. Right for a sum such as waiting requests.
+- Value: desired = ceil(ready replicas * metric / threshold), proportional to how far the
+  metric is from its target. Right for an average or a ratio such as KV-cache usage: an
+  average under AverageValue gives ceil(avg / target), never more than ceil(1 / target).
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from components.config.modelspec import ModelSpec
@@ -15,15 +26,34 @@ def kv_cache_query(model: ModelSpec, namespace: str) -> str:
     return f'avg(vllm:kv_cache_usage_perc{{namespace="{namespace}",model_name="{model.name}"}})'
 
 
+# The HPA does not act while desired/current stays within this ratio of 1 (its default
+# --horizontal-pod-autoscaler-tolerance).
+HPA_TOLERANCE = 0.1
+
+
+def hpa_desired(metric_type: str, metric: float, threshold: float, current: int, low: int, high: int) -> int:
+    """Replicas the HPA asks for from one external metric, clamped to [low, high]."""
+    if metric_type == "AverageValue":
+        ratio = metric / (threshold * current) if current else math.inf
+        desired = current if abs(ratio - 1) <= HPA_TOLERANCE else math.ceil(metric / threshold)
+    elif metric_type == "Value":
+        ratio = metric / threshold
+        desired = current if abs(ratio - 1) <= HPA_TOLERANCE else math.ceil(current * ratio)
+    else:
+        raise ValueError(f"metric type {metric_type!r} is not used by the platform")
+    return max(low, min(high, desired))
+
+
 def scaled_object(model: ModelSpec, namespace: str, prometheus: str, labels: dict[str, str]) -> dict[str, Any]:
     triggers: list[dict[str, Any]] = [
         {
             "type": "prometheus",
             "name": "queue-depth",
+            "metricType": "AverageValue",
             "metadata": {
                 "serverAddress": prometheus,
                 "query": queue_query(model, namespace),
-                # AverageValue: target waiting requests per replica.
+                # A total over replicas: AverageValue gives ceil(total / per-replica target).
                 "threshold": str(model.scaling.waiting_requests_target),
                 "ignoreNullValues": "true",
             },
@@ -34,6 +64,8 @@ def scaled_object(model: ModelSpec, namespace: str, prometheus: str, labels: dic
             {
                 "type": "prometheus",
                 "name": "kv-cache",
+                # An average (0-1): Value scales replicas in proportion to avg / target.
+                "metricType": "Value",
                 "metadata": {
                     "serverAddress": prometheus,
                     "query": kv_cache_query(model, namespace),

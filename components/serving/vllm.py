@@ -13,8 +13,12 @@ from components.serving.scaling import scaled_object
 
 CACHE_MOUNT = "/models/cache"
 SOURCE_MOUNT = "/models/src"
-# A high UID that no host account holds.
+# A high UID that no host account holds, and no image's /etc/passwd either.
 UID = 10001
+# The name getpass.getuser() returns for UID. With no passwd entry for the UID it falls
+# back to LOGNAME/USER; without them it raises KeyError, and vLLM calls it uncaught (its
+# flash-attention cache path), as older torch did at import time.
+USER_NAME = "vllm"
 HF_TOKEN_DIR = "/var/run/secrets/huggingface"
 
 
@@ -39,6 +43,13 @@ def image(model: ModelSpec) -> str:
     return model.image or settings()["images"]["gpu" if model.gpus else "cpu"]
 
 
+def image_extras(model: ModelSpec) -> list[str]:
+    """vLLM extras the model's image carries: declared for a custom image, known for the stock ones."""
+    if model.image:
+        return list(model.image_extras)
+    return list(settings()["extras"]["gpu" if model.gpus else "cpu"])
+
+
 def model_location(model: ModelSpec) -> tuple[str, list[str]]:
     """What --model points at, and the extra flags its source needs."""
     scheme = source_scheme(model.source)
@@ -56,14 +67,19 @@ def model_location(model: ModelSpec) -> tuple[str, list[str]]:
 
 
 def engine_args(model: ModelSpec, port: int) -> list[str]:
+    """Arguments of `vllm serve`: the model location first (positional), then flags."""
     location, source_flags = model_location(model)
-    args = ["--model", location, "--served-model-name", model.name, "--host", "0.0.0.0", "--port", str(port)]
+    args = [location, "--served-model-name", model.name, "--host", "0.0.0.0", "--port", str(port)]
     args += source_flags
     if model.task == "embedding":
         args += ["--runner", "pooling"]
     if model.gpus > 1:
         args += ["--tensor-parallel-size", str(model.gpus)]
-    if model.prefix_caching and model.task == "text":
+    # vLLM decides prefix caching per model when neither flag is given (on for most text
+    # models), so off must be said; on is said for text models only, where it is supported.
+    if not model.prefix_caching:
+        args.append("--disable-prefix-caching")
+    elif model.task == "text":
         args.append("--enable-prefix-caching")
     if model.max_model_len:
         args += ["--max-model-len", str(model.max_model_len)]
@@ -117,6 +133,8 @@ def source_volume(model: ModelSpec) -> dict[str, Any] | None:
 
 def _env(model: ModelSpec) -> list[dict[str, Any]]:
     env = [
+        {"name": "USER", "value": USER_NAME},
+        {"name": "LOGNAME", "value": USER_NAME},
         {"name": "HOME", "value": "/tmp"},
         {"name": "HF_HOME", "value": f"{CACHE_MOUNT}/hf"},
         {"name": "VLLM_CACHE_ROOT", "value": f"{CACHE_MOUNT}/vllm"},
@@ -125,7 +143,8 @@ def _env(model: ModelSpec) -> list[dict[str, Any]]:
         {"name": "DO_NOT_TRACK", "value": "1"},
     ]
     if not model.gpus:
-        env.append({"name": "VLLM_CPU_KVCACHE_SPACE", "value": "2"})
+        # Without it vLLM sizes the KV cache from the node's memory, not the pod's limit.
+        env.append({"name": "VLLM_CPU_KVCACHE_SPACE", "value": str(model.cpu_kv_cache_gib())})
     if model.hf_token_secret:
         # A file, not an env var: env vars leak into crash dumps and `kubectl describe`.
         env.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/HF_TOKEN"})
@@ -167,7 +186,9 @@ def deployment(model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any]) -
         "name": "vllm",
         "image": image(model),
         "imagePullPolicy": "IfNotPresent",
-        "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
+        # The images' own entrypoint; `python3 -m vllm.entrypoints.openai.api_server` is
+        # deprecated at this release.
+        "command": ["vllm", "serve"],
         "args": engine_args(model, port),
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
         "env": _env(model),

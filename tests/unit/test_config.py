@@ -226,7 +226,7 @@ BAD = [
     (
         "kv-cache target out of range",
         with_(GKE, "models[0].scaling", {"kvCacheUsageTarget": 1.5}),
-        "inference-platform:models[0].scaling.kvCacheUsageTarget: Input should be less than or equal to 1",
+        "inference-platform:models[0].scaling.kvCacheUsageTarget: Input should be less than or equal to 0.9",
     ),
 ]
 

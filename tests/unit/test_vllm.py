@@ -63,8 +63,17 @@ def test_deployment_leaves_replicas_to_keda():
     assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (2, 5)
 
 
+def cpu_model(**overrides) -> ModelSpec:
+    return model(**({"source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0, "gpuType": None} | overrides))
+
+
+def env_of(spec: ModelSpec) -> dict[str, str]:
+    pod = by_kind(render_vllm(spec, FACTS, "ns"))["Deployment"]["spec"]["template"]["spec"]
+    return {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+
+
 def test_cpu_model_uses_the_cpu_image_and_no_gpu():
-    objs = by_kind(render_vllm(model(gpus=0, gpuType=None), FACTS, "ns"))
+    objs = by_kind(render_vllm(cpu_model(), FACTS, "ns"))
     pod = objs["Deployment"]["spec"]["template"]["spec"]
     assert "cpu" in pod["containers"][0]["image"]
     assert "nvidia.com/gpu" not in pod["containers"][0]["resources"]["limits"]
@@ -103,7 +112,8 @@ def test_each_source_scheme_reaches_the_engine(source, model_arg, volume_key):
     objs = by_kind(render_vllm(model(source=source), FACTS, "ns"))
     pod = objs["Deployment"]["spec"]["template"]["spec"]
     args = pod["containers"][0]["args"]
-    assert args[args.index("--model") + 1] == model_arg
+    assert pod["containers"][0]["command"] == ["vllm", "serve"]
+    assert args[0] == model_arg and "--model" not in args
     source_volumes = [v for v in pod["volumes"] if v["name"] == "source"]
     if volume_key is None:
         assert source_volumes == []
@@ -137,3 +147,86 @@ def test_network_policy_opens_only_the_serving_port():
     (rule,) = policy["ingress"]
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
     assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == "qwen"
+
+
+@pytest.mark.parametrize("spec", [model(), cpu_model()], ids=["gpu", "cpu"])
+def test_every_vllm_container_names_its_user(spec):
+    # UID 10001 has no passwd entry in either image; getpass.getuser() then needs LOGNAME/USER.
+    pod = by_kind(render_vllm(spec, FACTS, "ns"))["Deployment"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 10001
+    env = env_of(spec)
+    assert env["USER"] and env["LOGNAME"] == env["USER"]
+    assert env["HOME"] == "/tmp"
+
+
+def test_prefix_caching_off_is_said_to_vllm():
+    args = engine_args(model(prefixCaching=False), 8000)
+    assert "--disable-prefix-caching" in args and "--enable-prefix-caching" not in args
+    embed = engine_args(model(task="embedding", prefixCaching=False), 8000)
+    assert "--disable-prefix-caching" in embed
+
+
+def test_cpu_kv_cache_space_follows_the_memory_request():
+    # 0.5B parameters in bfloat16 is about 0.93 GiB; 2 GiB runtime allowance.
+    assert env_of(cpu_model(resources={"memory": "6Gi"}))["VLLM_CPU_KVCACHE_SPACE"] == "3"
+    assert env_of(cpu_model(resources={"memory": "32Gi"}))["VLLM_CPU_KVCACHE_SPACE"] == "29"
+    sized = cpu_model(source="hf://BAAI/bge-m3", weightsSize="3Gi", resources={"memory": "8Gi"})
+    assert env_of(sized)["VLLM_CPU_KVCACHE_SPACE"] == "3"
+    assert "VLLM_CPU_KVCACHE_SPACE" not in env_of(model())
+
+
+def test_stock_images_are_the_pinned_release():
+    from components.serving.vllm import settings
+
+    cfg = settings()
+    assert cfg["images"]["gpu"].endswith(f":v{cfg['version']}")
+    assert f":v{cfg['version']}-" in cfg["images"]["cpu"]
+    assert "audio" not in cfg["extras"]["gpu"] and "audio" in cfg["extras"]["cpu"]
+
+
+def refusal(**overrides) -> str:
+    from components.config import ConfigError, parse_stack_config
+
+    stack = {"substrate": {"kind": "kind"}, "secrets": {"backend": "none"},
+             "models": [{"name": "m", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0} | overrides]}
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(stack)
+    return str(err.value)
+
+
+def test_speech_on_the_stock_gpu_image_is_refused():
+    with pytest.raises(ValueError, match="audio extra"):
+        model(source="hf://openai/whisper-large-v3", task="speech")
+    with pytest.raises(ValueError, match="imageExtras: \\[audio\\]"):
+        model(source="hf://openai/whisper-large-v3", task="speech", image="r.example/vllm-audio:v0.33.0")
+    with pytest.raises(ValueError, match="pinned by digest"):
+        model(source="hf://openai/whisper-large-v3", task="speech", image="r.example/vllm-audio:v0.33.0",
+              imageExtras=["audio"])
+
+
+def test_speech_runs_on_a_declared_audio_image_or_the_cpu_image():
+    digest = "r.example/vllm-audio:v0.33.0@sha256:" + "b" * 64
+    spec = model(source="hf://openai/whisper-large-v3", task="speech", image=digest, imageExtras=["audio"])
+    container = by_kind(render_vllm(spec, FACTS, "ns"))["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == digest
+    cpu = cpu_model(source="hf://openai/whisper-large-v3", task="speech", weightsSize="3Gi")
+    from components.serving.vllm import image_extras
+
+    assert "audio" in image_extras(cpu)
+
+
+def test_cpu_memory_too_small_for_weights_and_kv_is_refused_with_the_minimum():
+    message = refusal(source="hf://Qwen/Qwen2.5-7B-Instruct", resources={"memory": "8Gi"})
+    assert "inference-platform:models[0]: resources.memory 8Gi cannot hold this CPU model" in message
+    assert "at least 17Gi" in message
+
+
+def test_cpu_model_without_a_parameter_count_needs_weights_size():
+    assert "weightsSize" in refusal(source="hf://BAAI/bge-m3", resources={"memory": "8Gi"})
+
+
+def test_max_model_len_beyond_reach_is_refused():
+    assert "maxModelLen" in refusal(maxModelLen=20_000_000)
+    # 6Gi leaves a 3 GiB KV cache: 786432 tokens at the 4 KiB floor, so a million cannot fit.
+    message = refusal(maxModelLen=1_000_000, resources={"memory": "6Gi"})
+    assert "maxModelLen 1000000 is beyond what the KV cache" in message and "3 GiB" in message
