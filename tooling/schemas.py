@@ -11,7 +11,7 @@ repository's index.yaml, or an oci:// registry), and from it:
   with schemas/crds/INDEX.json recording where each came from.
 
 CRDs no pinned chart ships (Cluster API) come from the `releases` of schemas/sources.yaml.
-Engine flags are refreshed by tooling.engine_flags when that module exists. The command
+Engine flags are refreshed by tooling.engine_flags (the pinned vLLM release's own parser). The command
 prints what changed: files added, removed or changed, and for values files the keys.
 
 usage: python -m tooling.schemas [--add-kind GROUP/VERSION/KIND] [--mirror URL=URL ...]
@@ -20,7 +20,6 @@ usage: python -m tooling.schemas [--add-kind GROUP/VERSION/KIND] [--mirror URL=U
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import json
 import re
@@ -387,14 +386,9 @@ def add_kind(kind: str, sources_file: Path = SOURCES) -> bool:
     return True
 
 
-def engine_flags(log: Callable[[str], None] = print) -> None:
-    if importlib.util.find_spec("tooling.engine_flags") is None:
-        log("engine flags: tooling.engine_flags is not part of this checkout; skipped")
-        return
-    image = yaml.safe_load((PLATFORM / "serving" / "vllm.yaml").read_text())["images"]["gpu"]
-    # The image tag is the release tag (v0.11.2); the release itself is 0.11.2.
-    version = image.rpartition(":")[2].removeprefix("v")
-    subprocess.run([sys.executable, "-m", "tooling.engine_flags", version], check=True, cwd=ROOT)
+def engine_flags() -> None:
+    # With no version it reads the pinned release itself (components.config.modelspec).
+    subprocess.run([sys.executable, "-m", "tooling.engine_flags"], check=True, cwd=ROOT)
 
 
 def main(argv: list[str] | None = None) -> int:

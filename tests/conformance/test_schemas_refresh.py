@@ -235,13 +235,6 @@ def test_oci_chart_is_read_through_the_registry_api(server):
     assert "example.com/v1/Widget" in json.loads(out.files["crds/INDEX.json"])
 
 
-def test_engine_flags_step_is_skipped_with_a_message_when_absent(monkeypatch):
-    monkeypatch.setattr(schemas.importlib.util, "find_spec", lambda name: None)
-    said: list[str] = []
-    schemas.engine_flags(said.append)
-    assert said == ["engine flags: tooling.engine_flags is not part of this checkout; skipped"]
-
-
 def test_committed_schemas_match_the_pins():
     # Every pinned chart has its values carried, and INDEX.json names a file for every kind.
     carried = {

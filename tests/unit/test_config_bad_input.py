@@ -96,7 +96,7 @@ NEEDED = [
             with_(KIND, "secrets.backend", "sops") | {"sopsAgeKey": AGE},
             "models",
             [
-                {"name": "m", "source": "hf://a/b", "gpus": 0, "hfTokenSecret": "hf-token"},
+                {"name": "m", "source": "hf://a/b-0.5B", "gpus": 0, "hfTokenSecret": "hf-token"},
             ],
         ),
         "secrets.backend is 'sops' and sopsAgeKey, models[0].hfTokenSecret rely on it",
@@ -275,7 +275,7 @@ def test_references_to_secrets_and_empty_strings_are_accepted():
             "(see docs/config.md)",
         ),
         (
-            with_(KIND, "models", [{"name": "m", "source": "hf://a/b", "gpus": 0, "replicas": 2}]),
+            with_(KIND, "models", [{"name": "m", "source": "hf://a/b-0.5B", "gpus": 0, "replicas": 2}]),
             "inference-platform:models[0].replicas: must be a mapping with the keys min, max, not 2 "
             "(see docs/config.md)",
         ),

@@ -185,7 +185,7 @@ RENDER_BAD = [
         "component needed but off",
         GOOD_HEAD
         + "  inference-platform:components:\n    keda:\n      enabled: false\n"
-        + "  inference-platform:models:\n    - name: m\n      source: hf://a/b\n      gpus: 0\n",
+        + "  inference-platform:models:\n    - name: m\n      source: hf://a/b-0.5B\n      gpus: 0\n",
         "inference-platform:components.keda.enabled: keda is turned off, but models (m) scale on queue depth",
     ),
     (

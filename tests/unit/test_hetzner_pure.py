@@ -447,7 +447,7 @@ def test_oci_models_are_refused_on_k3s_below_1_35():
     from components.config.loader import ConfigError
 
     model = {"name": "m", "source": "oci://registry.example.com/m@sha256:" + "a" * 64, "engine": "vllm", "task": "text",
-             "gpus": 0}
+             "gpus": 0, "weightsSize": "1Gi"}
 
     def stack(version: str):
         substrate = {"kind": "hetzner", "adminCidrs": ["198.51.100.0/24"], "k3sVersion": version}
