@@ -15,6 +15,7 @@ from pathlib import Path
 STEP_MARK = "@@bench-step "
 DONE_MARK = "@@bench-done "
 EXPORT_FILE = "profile_export_aiperf.json"
+PHASES_DIR = "phases"
 
 
 def main(argv):
@@ -24,9 +25,11 @@ def main(argv):
     # The tool's console goes to stderr, so stdout carries the marked lines alone.
     code = subprocess.run(command, stdout=sys.stderr, check=False).returncode
     for export in sorted(results.rglob(EXPORT_FILE)):
-        step = export.parent.relative_to(results).as_posix()
+        step = export.parent.relative_to(results)
+        if PHASES_DIR in step.parts:
+            continue  # per-phase copies (warm-up, profiling): the step's own export is the profiling one
         data = json.loads(export.read_text())
-        print(STEP_MARK + json.dumps({"step": step, "export": data}, separators=(",", ":")), flush=True)
+        print(STEP_MARK + json.dumps({"step": step.as_posix(), "export": data}, separators=(",", ":")), flush=True)
     print(DONE_MARK + json.dumps({"exit_code": code}), flush=True)
     return code
 

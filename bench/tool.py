@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import driver
 from bench.spec import BenchSpec, Target
 from bench.workloads import Workload
 
@@ -19,7 +20,7 @@ IMAGE = f"nvcr.io/nvidia/aiperf:{VERSION}"
 # Worker processes: AIPerf sizes them from the host's CPU count, not the container's limit;
 # two async workers hold hundreds of streams, and the Job's CPU limit is sized for them.
 WORKERS = 2
-EXPORT_FILE = "profile_export_aiperf.json"
+EXPORT_FILE = driver.EXPORT_FILE  # the per-step export the driver prints
 PERCENTILES = ("p50", "p90", "p99")
 # Our metric name -> the export's.
 LATENCIES = {"ttft_ms": "time_to_first_token", "itl_ms": "inter_token_latency", "e2e_ms": "request_latency"}

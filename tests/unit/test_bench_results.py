@@ -116,13 +116,16 @@ def test_summary_says_when_the_tool_failed_part_way():
 
 
 def test_driver_prints_marked_exports_and_passes_the_exit_code(tmp_path):
-    """The driver the Job runs, run here with a stand-in tool that writes two step exports."""
+    """The driver the Job runs, run here with a stand-in tool that writes two steps' exports and
+    their warm-up phase copies, which are not steps."""
     fake_tool = (
         "import json, pathlib, sys\n"
         f"root = pathlib.Path({str(tmp_path / 'r')!r})\n"
         "for c in (1, 2):\n"
         "    d = root / f'concurrency_{c}'; d.mkdir(parents=True)\n"
         f"    (d / {tool.EXPORT_FILE!r}).write_text(json.dumps({{'run_info': {{'variation_values': {{'c': c}}}}}}))\n"
+        "    w = d / 'phases' / 'warmup'; w.mkdir(parents=True)\n"
+        f"    (w / {tool.EXPORT_FILE!r}).write_text(json.dumps({{'run_info': {{'variation_values': {{'c': c}}}}}}))\n"
         "print('console'); sys.exit(3)\n"
     )
     done = subprocess.run(
