@@ -46,12 +46,13 @@ def profile_args(
         "--concurrency" if spec.mode == "concurrency" else "--request-rate", steps,
         "--benchmark-duration", str(spec.step_seconds),
         "--benchmark-grace-period", str(spec.grace_seconds),
-        "--warmup-request-count", str(spec.warmup_requests),
         "--random-seed", str(spec.seed),
         "--workers-max", str(WORKERS),
         "--artifact-dir", artifact_dir,
         "--ui-type", "none",
     ]  # fmt: skip
+    if spec.warmup_requests:  # the tool refuses a count of 0: no flag is no warm-up
+        args += ["--warmup-request-count", str(spec.warmup_requests)]
     if workload.streaming:
         args += [
             "--streaming",

@@ -1,6 +1,7 @@
 """End to end on kind: `local` comes up, Argo CD reports every Application Synced and
 Healthy, the model answers a chat completion, a short benchmark Job measures it, a second
-preview shows no change, and destroy removes the cluster. Opt-in (E2E=1); needs Docker, kind, kubectl and the Pulumi CLI.
+preview shows no change, and destroy removes the cluster. Opt-in (E2E=1); needs Docker,
+kind, kubectl and the Pulumi CLI.
 
 Pulumi runs from a scratch copy of the project (the tracked stack file is never written) and
 everything it prints is redacted (tests/e2e/local_stack.py).

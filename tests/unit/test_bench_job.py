@@ -134,7 +134,10 @@ def test_embeddings_and_request_rate_command_lines():
     assert embeddings[embeddings.index("--endpoint-type") + 1] == "embeddings"
     assert embeddings[embeddings.index("--request-rate") + 1] == "0.5,2"
     assert "--streaming" not in embeddings and "--concurrency" not in embeddings
+    cold = tool.profile_args(target, WORKLOADS["chat"], BenchSpec(warmup_requests=0), "t", "/r")
+    assert "--warmup-request-count" not in cold  # the tool refuses 0
     prefix = tool.profile_args(target, WORKLOADS["shared-prefix"], BenchSpec(), "t", "/r")
+    assert prefix[prefix.index("--warmup-request-count") + 1] == "4"
     assert prefix[prefix.index("--prompt-prefix-pool-size") + 1] == "8"
     assert prefix[prefix.index("--prompt-prefix-length") + 1] == "1024"
 
