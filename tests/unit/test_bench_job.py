@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bench import tool
 from bench.job import DRIVER, RESULTS_DIR, BenchJob, deadline_seconds, render_job
@@ -147,3 +148,15 @@ def test_tokenizer_defaults_to_the_served_model():
     assert default_tokenizer("s3://bucket/qwen") == "builtin"
     job = BenchJob("n", "ns", "s", "m", pods_target("m", "ns", 1), WORKLOADS["chat"], BenchSpec(), "t")
     assert job.image == tool.IMAGE
+
+
+def test_cli_renders_the_job_and_refuses_with_the_reason(capsys):
+    from bench.__main__ import main
+
+    assert main(["render", "local", "--steps", "1,2", "--workload", "long-context"]) == 0
+    job = yaml.safe_load(capsys.readouterr().out)
+    assert job["kind"] == "Job" and CONFORMANCE.validate(job) == []
+    assert main(["render", "local", "--hop", "edge"]) == 2
+    assert "hop 'edge' benchmarks the tenant edge" in capsys.readouterr().err
+    assert main(["render", "local", "--workload", "embeddings"]) == 2
+    assert "needs a model with task 'embedding'" in capsys.readouterr().err

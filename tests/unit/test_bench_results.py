@@ -136,3 +136,14 @@ def test_driver_prints_marked_exports_and_passes_the_exit_code(tmp_path):
     assert "console" in done.stderr and "console" not in done.stdout
     steps, code = parse_driver_output(done.stdout, [1, 2])
     assert code == 3 and [s["load"] for s in steps] == [1, 2]
+
+
+def test_cli_compares_two_run_folders(tmp_path, capsys):
+    from bench.__main__ import main
+
+    a = write_run(tmp_path / "a", make_record("pods", 100, 50))
+    b = write_run(tmp_path / "b", make_record("pool", 120, 50))
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "cmp"), "--no-plots"]) == 0
+    assert "| 100.0 | 120.0 | +20% |" in capsys.readouterr().out
+    assert (tmp_path / "cmp" / "compare.md").read_text().startswith("# pods vs pool")
+    assert main(["compare", str(a), str(tmp_path / "nothing")]) == 2
