@@ -1,7 +1,7 @@
 """python -m bench: run a benchmark on a stack's cluster, on a URL, or compare two runs.
 
   run STACK [--model M] [--hop pods] [--workload chat] [--steps 1,2,4] ...   Job in the cluster
-  render STACK ...                                                           print the Job (YAML)
+  render STACK ...                                                           print the Job and its NetworkPolicy
   local URL --model NAME ...                                                 the tool on this machine
   compare RUN_A RUN_B [--out DIR]                                            side by side
 """
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from bench import runner
 from bench.cluster import ClusterError, Kubectl
-from bench.job import render_job
+from bench.job import render_objects
 from bench.results import BenchError, compare, load_run, run_dir_name, write_run
 from bench.spec import HOPS, BenchSpec, Target
 from bench.workloads import WORKLOADS, for_model
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             started = runner.now()
             job = runner.plan(args.stack, args.model, _spec(args, args.hop), started)
             if args.command == "render":
-                print(yaml.safe_dump(render_job(job), sort_keys=False), end="")
+                print(yaml.safe_dump_all(render_objects(job), sort_keys=False), end="")
                 return 0
             kubectl = Kubectl(args.kubeconfig, args.context)
             print(f"running Job {job.namespace}/{job.name} against {job.target.url} ...", flush=True)

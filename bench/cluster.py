@@ -1,6 +1,6 @@
-"""Every cluster call the benchmark makes, through kubectl: create the Job, wait, read its log,
-delete it. kubectl's own configuration decides the cluster (KUBECONFIG, current context),
-unless a kubeconfig or context is given.
+"""Every cluster call the benchmark makes, through kubectl: create the Job (and its
+NetworkPolicy), wait, read its log, delete them. kubectl's own configuration decides the
+cluster (KUBECONFIG, current context), unless a kubeconfig or context is given.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ class Kubectl:
             raise ClusterError(f"kubectl {' '.join(args[:3])}: {done.stderr.strip() or done.stdout.strip()}")
         return done.stdout
 
-    def create(self, obj: dict[str, Any]) -> None:
-        self._call("create", "-f", "-", stdin=json.dumps(obj))
+    def create(self, objects: list[dict[str, Any]]) -> None:
+        self._call("create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
 
     def job_state(self, name: str, namespace: str) -> str:
         """running, succeeded or failed."""
@@ -60,4 +60,6 @@ class Kubectl:
         return self._call("-n", namespace, "logs", f"job/{name}", "-c", CONTAINER)
 
     def delete(self, name: str, namespace: str) -> None:
-        self._call("-n", namespace, "delete", "job", name, "--ignore-not-found", "--wait=false")
+        """The Job (its pod with it) and its NetworkPolicy, both named after the run."""
+        objects = (f"job/{name}", f"networkpolicy/{name}")
+        self._call("-n", namespace, "delete", *objects, "--ignore-not-found", "--wait=false")

@@ -3,7 +3,8 @@
 The Job runs in the model's namespace: the model's NetworkPolicy admits pods of its own
 namespace, so the benchmark reaches the pods the way a router in that namespace would.
 It runs once (no retries: a retried benchmark mixes two runs) and is deleted an hour after
-it finishes, when its log has been read.
+it finishes, when its log has been read. A NetworkPolicy of its own admits nothing to it:
+the benchmark only calls out.
 """
 
 from __future__ import annotations
@@ -148,3 +149,21 @@ def render_job(job: BenchJob) -> dict[str, Any]:
             },
         },
     }
+
+
+def network_policy(job: BenchJob) -> dict[str, Any]:
+    """No ingress to the benchmark pod; its egress (the target, the tokenizer hub) is left open."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": job.name, "namespace": job.namespace, "labels": labels(job)},
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/instance": job.name}},
+            "policyTypes": ["Ingress"],
+        },
+    }
+
+
+def render_objects(job: BenchJob) -> list[dict[str, Any]]:
+    """What the runner creates, in order, and deletes when the results are read."""
+    return [network_policy(job), render_job(job)]

@@ -12,7 +12,7 @@ from typing import Any
 
 from bench import tool
 from bench.cluster import Kubectl
-from bench.job import DRIVER, BenchJob, deadline_seconds, render_job
+from bench.job import DRIVER, BenchJob, deadline_seconds, render_objects
 from bench.results import BenchError, parse_driver_output, run_dir_name, write_run
 from bench.spec import BenchSpec, Target, resolve_target
 from bench.workloads import Workload, for_model
@@ -96,7 +96,7 @@ def record(
 
 def run_in_cluster(job: BenchJob, kubectl: Kubectl, out_root: Path, started: datetime, keep: bool = False) -> Path:
     """Create the Job, wait for it, read the results from its log, write the run folder."""
-    kubectl.create(render_job(job))
+    kubectl.create(render_objects(job))
     try:
         state = kubectl.wait(job.name, job.namespace, deadline_seconds(job.spec) + 60)
         log = kubectl.logs(job.name, job.namespace)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bench.cluster import ClusterError, Kubectl
-from bench.job import render_job
+from bench.job import render_objects
 from bench.results import BenchError, load_run
 from bench.runner import plan, run_in_cluster
 from bench.spec import BenchSpec
@@ -33,7 +33,7 @@ class FakeKubectl:
         verb = next(a for a in argv if a in ("create", "get", "logs", "delete"))
         out = ""
         if verb == "create":
-            self.created.append(json.loads(input))
+            self.created += json.loads(input)["items"]
         elif verb == "get":
             out = json.dumps({"status": {"conditions": self.conditions}})
         elif verb == "logs":
@@ -45,10 +45,10 @@ def test_a_finished_job_becomes_a_run_folder_and_is_deleted(tmp_path):
     job = plan("local", None, BenchSpec(steps=(1, 2)), STARTED)
     fake = FakeKubectl([{"type": "Complete", "status": "True"}], driver_output(export(2), export(1)))
     folder = run_in_cluster(job, Kubectl(kubeconfig="/k", run=fake), tmp_path, STARTED)
-    assert fake.created == [render_job(job)]
+    assert fake.created == render_objects(job)
     assert all(call[:3] == ["kubectl", "--kubeconfig", "/k"] for call in fake.calls)
     assert ["-n", "inference", "logs", f"job/{job.name}", "-c", "bench"] == fake.calls[2][3:]
-    assert fake.calls[-1][3:7] == ["-n", "inference", "delete", "job"]
+    assert fake.calls[-1][3:8] == ["-n", "inference", "delete", f"job/{job.name}", f"networkpolicy/{job.name}"]
     assert folder.name == "local-qwen25-05b-pods-20260102T030405Z"
     assert [s["load"] for s in load_run(folder)["steps"]] == [1, 2]
 
@@ -58,7 +58,7 @@ def test_a_failed_job_is_reported_with_its_log(tmp_path):
     fake = FakeKubectl([{"type": "Failed", "status": "True"}], "pulling tokenizer\nOSError: no route to host\n")
     with pytest.raises(BenchError, match=r"failed: .*no completion line(.|\n)*no route to host"):
         run_in_cluster(job, Kubectl(run=fake), tmp_path, STARTED)
-    assert fake.calls[-1][1:5] == ["-n", "inference", "delete", "job"]  # deleted all the same
+    assert fake.calls[-1][1:4] == ["-n", "inference", "delete"]  # deleted all the same
 
 
 def test_kubectl_errors_carry_its_message():
@@ -66,4 +66,4 @@ def test_kubectl_errors_carry_its_message():
         return subprocess.CompletedProcess(argv, 1, "", 'jobs.batch "x" is forbidden')
 
     with pytest.raises(ClusterError, match="forbidden"):
-        Kubectl(run=refuse).create({"kind": "Job"})
+        Kubectl(run=refuse).create([{"kind": "Job"}])

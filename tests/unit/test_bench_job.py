@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bench import tool
-from bench.job import DRIVER, RESULTS_DIR, BenchJob, deadline_seconds, render_job
+from bench.job import DRIVER, RESULTS_DIR, BenchJob, deadline_seconds, render_job, render_objects
 from bench.runner import default_tokenizer, plan, stack_config
 from bench.spec import BenchSpec, pods_target, resolve_target
 from bench.workloads import WORKLOADS, for_model
@@ -36,8 +36,8 @@ def stack_models() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("stack", "model"), stack_models(), ids=lambda v: stack_name(Path(v)) if "/" in v else v)
 def test_job_for_every_stack_model_is_strictly_valid(stack, model):
     for workload in ("chat", "shared-prefix", "long-context"):
-        job = render_job(plan(stack, model, BenchSpec(workload=workload, steps=(1, 2, 4)), STARTED))
-        assert CONFORMANCE.validate(job) == [], f"{stack} {model} {workload}"
+        for obj in render_objects(plan(stack, model, BenchSpec(workload=workload, steps=(1, 2, 4)), STARTED)):
+            assert CONFORMANCE.validate(obj) == [], f"{stack} {model} {workload} {obj['kind']}"
 
 
 def test_job_targets_the_service_the_stack_renders():
@@ -50,6 +50,15 @@ def test_job_targets_the_service_the_stack_renders():
     assert job.target.url == f"http://{name}.{namespace}.svc.cluster.local:{port}"
     assert job.namespace == namespace  # the model's NetworkPolicy admits its own namespace
     assert job.target.model == cfg.models[0].name  # vLLM's --served-model-name
+
+
+def test_nothing_may_reach_the_benchmark_pod():
+    policy, job = render_objects(plan("local", None, BenchSpec(), STARTED))
+    pod_labels = job["spec"]["template"]["metadata"]["labels"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items() and selector["app.kubernetes.io/instance"] == job["metadata"]["name"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"] and "ingress" not in policy["spec"]
+    assert policy["metadata"]["namespace"] == job["metadata"]["namespace"]
 
 
 def test_job_is_locked_down_and_runs_once():
@@ -154,8 +163,9 @@ def test_cli_renders_the_job_and_refuses_with_the_reason(capsys):
     from bench.__main__ import main
 
     assert main(["render", "local", "--steps", "1,2", "--workload", "long-context"]) == 0
-    job = yaml.safe_load(capsys.readouterr().out)
-    assert job["kind"] == "Job" and CONFORMANCE.validate(job) == []
+    objects = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert [o["kind"] for o in objects] == ["NetworkPolicy", "Job"]
+    assert all(CONFORMANCE.validate(o) == [] for o in objects)
     assert main(["render", "local", "--hop", "edge"]) == 2
     assert "hop 'edge' benchmarks the tenant edge" in capsys.readouterr().err
     assert main(["render", "local", "--workload", "embeddings"]) == 2
