@@ -30,6 +30,19 @@ def _series(record: dict[str, Any], key: str, pct: str | None = None) -> tuple[l
     return xs, ys
 
 
+def _axes(ax: Any, title: str, xlabel: str, loads: list[float]) -> None:
+    """Load on a log-2 axis labelled with the steps themselves; values from zero."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.set(title=title, xlabel=xlabel)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(loads)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+
+
 def _label(record: dict[str, Any]) -> str:
     return f"{record['hop']} {record['started']}"
 
@@ -43,6 +56,7 @@ def draw(records: list[dict[str, Any]], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     xlabel = "concurrency" if records[0]["mode"] == "concurrency" else "offered requests/s"
     title = f"{records[0]['model']}: {records[0]['workload']}"
+    loads = sorted({step["load"] for record in records for step in record["steps"]})
     paths = []
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
@@ -53,8 +67,7 @@ def draw(records: list[dict[str, Any]], out: Path) -> list[Path]:
                 if xs:
                     tag = f"{_label(record)} " if len(records) > 1 else ""
                     ax.plot(xs, ys, style, color=f"C{i}", label=f"{tag}{pct}")
-        ax.set(title=f"{name} (ms)", xlabel=xlabel, xscale="log", yscale="log")
-        ax.grid(True, which="both", alpha=0.3)
+        _axes(ax, f"{name} (ms)", xlabel, loads)
         if ax.has_data():
             ax.legend(fontsize="small")
     fig.suptitle(title)
@@ -70,8 +83,7 @@ def draw(records: list[dict[str, Any]], out: Path) -> list[Path]:
             xs, ys = _series(record, key)
             if xs:
                 ax.plot(xs, ys, "-o", color=f"C{i}", label=_label(record))
-        ax.set(title=name, xlabel=xlabel, xscale="log")
-        ax.grid(True, which="both", alpha=0.3)
+        _axes(ax, name, xlabel, loads)
         if len(records) > 1 and ax.has_data():
             ax.legend(fontsize="small")
     fig.suptitle(title)
