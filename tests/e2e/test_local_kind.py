@@ -1,6 +1,7 @@
 """End to end on kind: `local` comes up, Argo CD reports every Application Synced and
-Healthy, the model answers a chat completion, a second preview shows no change, and
-destroy removes the cluster. Opt-in (E2E=1); needs Docker, kind, kubectl and the Pulumi CLI.
+Healthy, the model answers a chat completion, a short benchmark Job measures it, a second
+preview shows no change, and destroy removes the cluster. Opt-in (E2E=1); needs Docker,
+kind, kubectl and the Pulumi CLI.
 
 Pulumi runs from a scratch copy of the project (the tracked stack file is never written) and
 everything it prints is redacted (tests/e2e/local_stack.py).
@@ -113,6 +114,25 @@ def test_model_answers_a_chat_completion(local_stack):
     finally:
         forward.terminate()
     assert answer["choices"][0]["message"]["content"].strip()
+
+
+def test_short_bench_against_the_local_model(local_stack, tmp_path):
+    """One short benchmark Job against the model's pods: results come back for every step."""
+    from bench.cluster import Kubectl
+    from bench.results import load_run
+    from bench.runner import now, plan, run_in_cluster
+    from bench.spec import BenchSpec
+
+    _, kubeconfig, outputs = local_stack
+    started = now()
+    spec = BenchSpec(steps=(1, 2), step_seconds=15, warmup_requests=1)
+    job = plan("local", outputs["models"].value[0], spec, started)
+    folder = run_in_cluster(job, Kubectl(kubeconfig=str(kubeconfig)), tmp_path, started)
+    steps = load_run(folder)["steps"]
+    assert [s["load"] for s in steps] == [1, 2]
+    for step in steps:
+        assert step["requests"] > 0 and step["error_rate"] == 0
+        assert step["ttft_ms"]["p50"] > 0 and step["output_tokens_per_s"] > 0
 
 
 def test_second_preview_has_no_changes(local_stack, log):

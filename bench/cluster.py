@@ -1,0 +1,65 @@
+"""Every cluster call the benchmark makes, through kubectl: create the Job (and its
+NetworkPolicy), wait, read its log, delete them. kubectl's own configuration decides the
+cluster (KUBECONFIG, current context), unless a kubeconfig or context is given.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+CONTAINER = "bench"
+
+
+class ClusterError(Exception):
+    pass
+
+
+class Kubectl:
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None, run: Callable = subprocess.run):
+        self.base = ["kubectl"]
+        if kubeconfig:
+            self.base += ["--kubeconfig", kubeconfig]
+        if context:
+            self.base += ["--context", context]
+        self._run = run
+
+    def _call(self, *args: str, stdin: str | None = None) -> str:
+        done = self._run([*self.base, *args], input=stdin, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise ClusterError(f"kubectl {' '.join(args[:3])}: {done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout
+
+    def create(self, objects: list[dict[str, Any]]) -> None:
+        self._call("create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+
+    def job_state(self, name: str, namespace: str) -> str:
+        """running, succeeded or failed."""
+        job = json.loads(self._call("-n", namespace, "get", "job", name, "-o", "json"))
+        for condition in job.get("status", {}).get("conditions") or []:
+            if condition.get("status") != "True":
+                continue
+            if condition.get("type") == "Complete":
+                return "succeeded"
+            if condition.get("type") == "Failed":
+                return "failed"
+        return "running"
+
+    def wait(self, name: str, namespace: str, timeout_s: float, poll_s: float = 10) -> str:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = self.job_state(name, namespace)
+            if state != "running" or time.monotonic() > deadline:
+                return state
+            time.sleep(poll_s)
+
+    def logs(self, name: str, namespace: str) -> str:
+        return self._call("-n", namespace, "logs", f"job/{name}", "-c", CONTAINER)
+
+    def delete(self, name: str, namespace: str) -> None:
+        """The Job (its pod with it) and its NetworkPolicy, both named after the run."""
+        objects = (f"job/{name}", f"networkpolicy/{name}")
+        self._call("-n", namespace, "delete", *objects, "--ignore-not-found", "--wait=false")

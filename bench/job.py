@@ -1,0 +1,169 @@
+"""The benchmark Job: plain data in, one Kubernetes Job out. No cluster calls here.
+
+The Job runs in the model's namespace: the model's NetworkPolicy admits pods of its own
+namespace, so the benchmark reaches the pods the way a router in that namespace would.
+It runs once (no retries: a retried benchmark mixes two runs) and is deleted an hour after
+it finishes, when its log has been read. A NetworkPolicy of its own admits nothing to it:
+the benchmark only calls out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import tool
+from bench.spec import BenchSpec, Target
+from bench.workloads import Workload
+
+DRIVER = Path(__file__).with_name("driver.py")
+RESULTS_DIR = "/results"
+CACHE_DIR = "/cache"
+HF_TOKEN_DIR = "/var/run/secrets/huggingface"
+# A high UID no host account holds, as the model servers use; the tool runs from its
+# image's virtualenv and needs no account of its own.
+UID = 10001
+# Image pull and tokenizer download before the first step.
+STARTUP_SECONDS = 600
+FINISHED_TTL_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class BenchJob:
+    """Everything the Job needs, as plain values."""
+
+    name: str
+    namespace: str
+    stack: str
+    model: str
+    target: Target
+    workload: Workload
+    spec: BenchSpec
+    tokenizer: str
+    hf_token_secret: str | None = None
+    image: str = tool.IMAGE
+
+
+def labels(job: BenchJob) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "bench",
+        "app.kubernetes.io/instance": job.name,
+        "app.kubernetes.io/component": "benchmark",
+        "app.kubernetes.io/part-of": "inference-platform",
+        "inference-platform/model": job.model,
+        "inference-platform/hop": job.target.hop,
+        "inference-platform/workload": job.workload.name,
+    }
+
+
+def deadline_seconds(spec: BenchSpec) -> int:
+    per_step = spec.step_seconds + spec.grace_seconds + 30  # warm-up and the step's own start
+    return STARTUP_SECONDS + len(spec.steps) * per_step
+
+
+def _env(job: BenchJob) -> list[dict[str, str]]:
+    env = [
+        # Read-only root: everything the tool writes goes to the emptyDirs below.
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "XDG_CACHE_HOME", "value": "/tmp/.cache"},
+        {"name": "MPLCONFIGDIR", "value": "/tmp/matplotlib"},
+        {"name": "HF_HOME", "value": f"{CACHE_DIR}/hf"},
+        {"name": "TIKTOKEN_CACHE_DIR", "value": f"{CACHE_DIR}/tiktoken"},
+        {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+    ]
+    if job.hf_token_secret:
+        # A file, not an env var, as for the model server: gated tokenizers need the same token.
+        env.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/HF_TOKEN"})
+    return env
+
+
+def render_job(job: BenchJob) -> dict[str, Any]:
+    args = tool.profile_args(job.target, job.workload, job.spec, job.tokenizer, RESULTS_DIR)
+    mounts = [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "results", "mountPath": RESULTS_DIR},
+        {"name": "cache", "mountPath": CACHE_DIR},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        {"name": "results", "emptyDir": {"sizeLimit": "1Gi"}},
+        {"name": "cache", "emptyDir": {"sizeLimit": "2Gi"}},
+    ]
+    if job.hf_token_secret:
+        mounts.append({"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True})
+        volumes.append({"name": "hf-token", "secret": {"secretName": job.hf_token_secret, "defaultMode": 0o400}})
+    container = {
+        "name": "bench",
+        "image": job.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python", "-c", DRIVER.read_text()],
+        "args": [RESULTS_DIR, "--", tool.NAME, *args],
+        "env": _env(job),
+        "resources": {
+            "requests": {"cpu": "1", "memory": "2Gi"},
+            "limits": {"cpu": "4", "memory": "4Gi"},
+        },
+        "volumeMounts": mounts,
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    pod_labels = labels(job)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job.name,
+            "namespace": job.namespace,
+            "labels": pod_labels,
+            "annotations": {"inference-platform/stack": job.stack, "inference-platform/target": job.target.url},
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": deadline_seconds(job.spec),
+            "ttlSecondsAfterFinished": FINISHED_TTL_SECONDS,
+            "template": {
+                "metadata": {"labels": dict(pod_labels)},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": UID,
+                        "runAsGroup": UID,
+                        "fsGroup": UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def network_policy(job: BenchJob) -> dict[str, Any]:
+    """No ingress to the benchmark pod; its egress (the target, the tokenizer hub) is left open."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": job.name, "namespace": job.namespace, "labels": labels(job)},
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/instance": job.name}},
+            "policyTypes": ["Ingress"],
+        },
+    }
+
+
+def render_objects(job: BenchJob) -> list[dict[str, Any]]:
+    """What the runner creates, in order, and deletes when the results are read."""
+    return [network_policy(job), render_job(job)]

@@ -1,0 +1,80 @@
+"""What one benchmark run is: which model, through which hop, which workload, which sweep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Hop = Literal["pods", "pool", "litellm", "edge"]
+HOPS: tuple[str, ...] = ("pods", "pool", "litellm", "edge")
+# Hops whose layer this release does not render yet, and what each needs. They are named now
+# so a run's folder and a comparison speak of hops from the start.
+NOT_YET: dict[str, str] = {
+    "pool": "the model's InferencePool through the Gateway (llm-gateway layer: Gateway API + GIE)",
+    "litellm": "LiteLLM (llm-gateway layer)",
+    "edge": "the tenant edge with a tenant key (llm-gateway layer: Tyk/LiteLLM, tenants)",
+}
+
+
+class BenchSpec(BaseModel):
+    """A benchmark run's knobs. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hop: Hop = "pods"
+    workload: str = "chat"
+    # A closed-loop sweep over concurrency levels, or an open-loop one over request rates (req/s).
+    mode: Literal["concurrency", "rate"] = "concurrency"
+    steps: tuple[float, ...] = (1, 2, 4, 8, 16, 32)
+    step_seconds: int = Field(default=60, ge=1, le=3600)
+    # Requests answered after a step's duration still count if they finish within this.
+    grace_seconds: int = Field(default=30, ge=0, le=600)
+    warmup_requests: int = Field(default=4, ge=0, le=1000)
+    # Tokenizer for synthetic prompts: default is the model's own (hf:// sources).
+    tokenizer: str | None = None
+    seed: int = 42
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value:
+            raise ValueError("steps must name at least one concurrency level or request rate")
+        if any(v <= 0 for v in value):
+            raise ValueError("steps must be positive")
+        if list(value) != sorted(set(value)):
+            raise ValueError("steps must be strictly increasing")
+        return value
+
+    def step_values(self) -> list[int | float]:
+        """Concurrency levels are whole numbers; request rates may be fractions."""
+        if self.mode == "concurrency":
+            if any(v != int(v) for v in self.steps):
+                raise ValueError("concurrency steps must be whole numbers")
+            return [int(v) for v in self.steps]
+        return list(self.steps)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the load generator sends requests, and as which model."""
+
+    hop: str
+    url: str
+    model: str
+
+
+def pods_target(model: str, namespace: str, port: int) -> Target:
+    """A model's pods through its ClusterIP Service: no gateway, no router in the path."""
+    return Target("pods", f"http://{model}.{namespace}.svc.cluster.local:{port}", model)
+
+
+def resolve_target(hop: str, model: str, namespace: str, port: int) -> Target:
+    if hop == "pods":
+        return pods_target(model, namespace, port)
+    if hop in NOT_YET:
+        raise ValueError(
+            f"hop {hop!r} benchmarks {NOT_YET[hop]}, which this release does not deploy yet; available hops: pods"
+        )
+    raise ValueError(f"unknown hop {hop!r}; hops: {', '.join(HOPS)}")
