@@ -13,7 +13,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.state
 export PULUMI_CONFIG_PASSPHRASE ?=
 endif
 
-.PHONY: help venv test lint render render-all perf conformance schemas checkov bench preview up destroy e2e clean
+.PHONY: help venv test lint render render-all perf conformance schemas checkov venv-bench bench preview up destroy e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,9 +53,11 @@ checkov: render ## run checkov on the rendered manifests (installs it in its own
 	@test -x .venv-checkov/bin/checkov || (python3 -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.3.30)
 	.venv-checkov/bin/checkov --quiet --compact --framework kubernetes --config-file .checkov.yaml -d $(OUT)
 
-bench: $(STAMP) ## benchmark a model as a Job on STACK's cluster (MODEL= HOP=pods WORKLOAD=chat STEPS=1,2,4; COMPARE="runA runB")
+venv-bench: ## create .venv-bench with the pinned load generator (what `make bench` and its real-run tests use)
 	@cmp -s requirements-bench.txt .venv-bench/requirements-bench.txt || (python3 -m venv .venv-bench && \
 	  .venv-bench/bin/pip install --quiet -r requirements-bench.txt && cp requirements-bench.txt .venv-bench/)
+
+bench: $(STAMP) venv-bench ## benchmark a model as a Job on STACK's cluster (MODEL= HOP=pods WORKLOAD=chat STEPS=1,2,4; COMPARE="runA runB")
 	$(PY) -m bench $(if $(COMPARE),compare $(COMPARE) --out out/bench/compare,run $(STACK) $(if $(MODEL),--model $(MODEL)) --hop $(or $(HOP),pods) --workload $(or $(WORKLOAD),chat) $(if $(STEPS),--steps $(STEPS))) $(BENCH_ARGS)
 
 preview: $(STAMP) ## pulumi preview STACK (needs the Pulumi CLI and the stack's credentials)

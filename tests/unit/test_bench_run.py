@@ -4,12 +4,14 @@ recover those delays.
 
 What is asserted is the measurement of delays this test injects, never the speed of the
 project's code. The bounds are wide on purpose: the machine may be small and busy. The tool
-lives in .venv-bench (`make bench` creates it); without it these tests skip.
+lives in .venv-bench (`make venv-bench`); without it these tests skip, unless
+BENCH_REQUIRED is set (the CI job that builds .venv-bench sets it), when they fail instead.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import struct
 import threading
 import time
@@ -26,9 +28,9 @@ from bench.spec import BenchSpec, Target
 from bench.workloads import Workload
 
 pytestmark = pytest.mark.skipif(
-    not (BENCH_VENV / "bin" / tool.NAME).exists(),
+    not (BENCH_VENV / "bin" / tool.NAME).exists() and not os.environ.get("BENCH_REQUIRED"),
     reason=f"the pinned load generator ({tool.NAME}=={tool.VERSION}) lives in .venv-bench, which is missing: "
-    "`make bench` creates it (python3 -m venv .venv-bench && .venv-bench/bin/pip install -r requirements-bench.txt)",
+    "`make venv-bench` creates it (about 2 minutes; kept out of `make test`'s install budget)",
 )
 
 TTFT_S = 0.200  # injected time to first token
