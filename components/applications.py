@@ -46,6 +46,15 @@ def pod_security_labels(level: str) -> dict[str, str]:
 
 
 def chart_source(pin: ChartPin, values: dict[str, Any], release: str) -> dict[str, Any]:
+    if pin.repo_url.startswith("oci://"):
+        # Argo CD's native OCI source (3.1 and later): the chart's own repository as repoURL and
+        # path "." for a Helm chart artifact; no repository has to be registered for a public one.
+        return {
+            "repoURL": f"{pin.repo_url.rstrip('/')}/{pin.name}",
+            "path": ".",
+            "targetRevision": pin.version,
+            "helm": {"releaseName": release, "valuesObject": values},
+        }
     return {
         "repoURL": pin.repo_url,
         "chart": pin.name,

@@ -18,6 +18,8 @@ from components.catalog import CatalogEntry, load_catalog, manifests_chart
 from components.computed_values import computed_values
 from components.config import StackConfig
 from components.config.stack import RESERVED_NAMESPACES
+from components.gateway.layer import CLUSTER_KINDS as GATEWAY_CLUSTER_KINDS
+from components.gateway.layer import gateway_children
 from components.serving.vllm import render_vllm
 from components.serving.vllm import settings as vllm_settings
 from components.shards import root_names, shard
@@ -137,7 +139,11 @@ def _project(layer: str, children: list[dict[str, Any]], cfg: StackConfig) -> di
     if layer == "platform":
         # kube-system: charts that install into it (e.g. KEDA's auth reader RoleBinding).
         namespaces.append("kube-system")
-    kinds = PLATFORM_CLUSTER_KINDS if layer == "platform" else SERVING_CLUSTER_KINDS
+    kinds = {
+        "platform": PLATFORM_CLUSTER_KINDS,
+        "serving": SERVING_CLUSTER_KINDS,
+        "llm-gateway": [*SERVING_CLUSTER_KINDS, *GATEWAY_CLUSTER_KINDS],
+    }[layer]
     return app_project(
         layer,
         description=f"inference-platform {layer} layer",
@@ -166,6 +172,7 @@ def build_layers(cfg: StackConfig, facts: dict[str, Any], owned_namespaces: set[
     builders = {
         "platform": lambda: platform_children(cfg, facts, owned_namespaces),
         "serving": lambda: serving_children(cfg, facts),
+        "llm-gateway": lambda: gateway_children(cfg, facts),
     }
     layers = []
     for name in cfg.layers:

@@ -42,7 +42,11 @@ def sizing_facts(cfg: StackConfig, storage_shared: bool = False) -> dict[str, An
         "storageClass": getattr(cfg.substrate, "storage_class", _LONG),
         "storageShared": storage_shared,
         "loadBalancerClass": None,
-        "gatewayClass": None,
+        # The platform's own Istio: the most children the llm-gateway layer can have.
+        "gatewayClass": "istio",
+        "gatewayAddress": None,
+        "gatewayAddressName": None,
+        "gatewaySourceRanges": [],
         "dnsProvider": None,
         "secretStore": {"backend": "gcp-secret-manager", "project": _LONG, "identity": f"{_LONG}@{_LONG}"},
     }

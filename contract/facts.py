@@ -67,7 +67,16 @@ class ClusterFacts:
     # Whether storage_class can be mounted by pods on several nodes at once.
     storage_shared: bool = False
     load_balancer_class: str | None = None
+    # The GatewayClass of the llm-gateway layer's Gateway: `istio` where the platform installs
+    # Istio itself, a managed class (gke-l7-rilb) or the class an existing cluster names.
     gateway_class: str | None = None
+    # Where in-cluster clients reach that Gateway when the class gives it no Service of its own
+    # (GKE: a reserved internal address), and the reserved address' name for spec.addresses.
+    gateway_address: str | None = None
+    gateway_address_name: str | None = None
+    # Source ranges of a managed Gateway's proxies (GKE: the proxy-only subnet): model servers
+    # and endpoint pickers admit them, since no pod of the cluster makes those connections.
+    gateway_source_ranges: tuple[str, ...] = ()
     dns_provider: str | None = None
     secret_store: SecretStore = SecretStore()
     # Where the substrate's cloud creates load balancers for Services (hcloud location), if it does.
@@ -107,6 +116,9 @@ class ClusterFacts:
             "storageShared": self.storage_shared,
             "loadBalancerClass": self.load_balancer_class,
             "gatewayClass": self.gateway_class,
+            "gatewayAddress": self.gateway_address,
+            "gatewayAddressName": self.gateway_address_name,
+            "gatewaySourceRanges": list(self.gateway_source_ranges),
             "dnsProvider": self.dns_provider,
             "secretStore": {
                 "backend": self.secret_store.backend,

@@ -45,7 +45,9 @@ class ExistingCluster(pulumi.ComponentResource):
             gpu_stack=spec.gpu_stack,
             gpu_pools=pools,
             storage_class=spec.storage_class,
-            gateway_class=spec.gateway_class,
+            # No class named: the llm-gateway layer installs Istio and uses its class.
+            gateway_class=spec.gateway_class or "istio",
+            gateway_address=spec.gateway_address,
             kube_context=spec.context,
         )
         self.register_outputs({"kubeconfig": self.kubeconfig})

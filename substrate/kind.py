@@ -76,6 +76,8 @@ class KindCluster(pulumi.ComponentResource):
             substrate="kind",
             gpu_stack="none",
             storage_class="standard",
+            # Istio in gateway mode, installed by the llm-gateway layer.
+            gateway_class="istio",
             ready=(self.cluster,),
             # Deleting the cluster deletes everything in it; nothing inside needs its own delete.
             deleted_with=self.cluster,

@@ -41,6 +41,11 @@ FREE_FORM: dict[str, tuple[str, ...]] = {
     # entry into an environment variable of that name: the controller's flags and variables
     # (HCLOUD_*), not the chart's.
     "hcloud-cloud-controller-manager": ("args.*", "env.*"),
+    # Every env entry becomes an environment variable of istiod (its feature flags).
+    "istiod": ("env",),
+    # Documented only as commented examples in values.yaml (their templates read them): the
+    # pool's pod selector (required) and extra EPP config files, keyed by file name.
+    "inferencepool": ("inferencePool.modelServers", "inferenceExtension.pluginsCustomConfig"),
 }
 
 # Chart values the chart copies into a custom resource: chart path -> (CRD schema file, dotted
@@ -68,6 +73,9 @@ class ChartValues:
     subcharts: dict[str, ChartValues]
 
 
+ISTIO_DEFAULTS = "_internal_defaults_do_not_set"
+
+
 def values_dir(chart: str, version: str, root: Path = VALUES_DIR) -> Path:
     return root / chart / version
 
@@ -83,6 +91,11 @@ def _load(folder: Path, chart: str, version: str) -> ChartValues:
     if not file.is_file():
         raise FileNotFoundError(f"no carried values for chart {chart} {version}: {file} (run make schemas)")
     defaults = yaml.safe_load(file.read_text()) or {}
+    # Istio's charts keep their defaults under `_internal_defaults_do_not_set` and merge them
+    # under the top-level values at render time (templates/zzz_profile.yaml): they are top-level keys.
+    internal = defaults.pop(ISTIO_DEFAULTS, None)
+    if isinstance(internal, dict):
+        defaults = deep_merge(internal, defaults)
     schema_file = folder / "values.schema.json"
     schema = json.loads(schema_file.read_text()) if schema_file.is_file() else None
     subcharts = {}

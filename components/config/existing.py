@@ -32,12 +32,22 @@ class ExistingSubstrate(SubstrateBase):
     kind: Literal["existing"]
     gpu_stack: Literal["gke-managed", "operator", "none"] = "operator"
     storage_class: str = "standard"
+    # A GatewayClass the cluster already runs (one that supports InferencePool); unset: the
+    # llm-gateway layer installs Istio and uses class `istio`.
     gateway_class: str | None = None
+    # host[:port] at which in-cluster clients reach a Gateway of that class; required with a
+    # class other than `istio` (whose Service name the platform knows).
+    gateway_address: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
     context: str | None = Field(default=None, description="kubeconfig context; default: current-context")
     gpu_pools: list[ExistingGpuPool] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _pools(self) -> ExistingSubstrate:
+        if self.gateway_class not in (None, "istio") and not self.gateway_address:
+            raise ValueError(
+                f"gatewayClass {self.gateway_class!r} needs gatewayAddress: the host[:port] at which pods reach "
+                "a Gateway of that class (the platform knows only the address of its own Istio Gateway)"
+            )
         unique_pool_names(self.gpu_pools)
         if self.gpu_pools and self.gpu_stack == "none":
             raise ValueError(

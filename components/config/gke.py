@@ -122,6 +122,9 @@ class GkeSubstrate(SubstrateBase):
     service_cidr: str = "10.24.0.0/20"
     # The control plane's peered range: a /28 that no other range of the VPC uses.
     master_cidr: str = "172.16.0.0/28"
+    # The region's proxy-only subnet: GKE's managed internal Gateway (gke-l7-rilb) runs its Envoy
+    # proxies there. Google recommends a /23; one per region and VPC.
+    proxy_only_cidr: str = "10.11.0.0/23"
     # Who may reach the control plane's public IP endpoint; empty turns that endpoint off.
     # Pulumi and CI never need it: they use the DNS endpoint, which IAM guards.
     authorized_networks: list[str] = Field(default_factory=list)
@@ -135,7 +138,7 @@ class GkeSubstrate(SubstrateBase):
             raise ValueError(f"{value!r} is not a GCP project id (6-30 lower-case letters, digits, '-')")
         return value
 
-    @field_validator("node_cidr", "pod_cidr", "service_cidr", "master_cidr")
+    @field_validator("node_cidr", "pod_cidr", "service_cidr", "master_cidr", "proxy_only_cidr")
     @classmethod
     def _cidrs(cls, value: str) -> str:
         return cidr(value)
@@ -181,6 +184,7 @@ class GkeSubstrate(SubstrateBase):
             "podCidr": self.pod_cidr,
             "serviceCidr": self.service_cidr,
             "masterCidr": self.master_cidr,
+            "proxyOnlyCidr": self.proxy_only_cidr,
         }
         keys = list(ranges)
         for i, a in enumerate(keys):

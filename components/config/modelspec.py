@@ -155,6 +155,9 @@ class ModelSpec(Strict):
     resources: ModelResources = ModelResources()
     # Name of a Secret (key HF_TOKEN) materialised by External Secrets or SOPS; never the token.
     hf_token_secret: str | None = None
+    # Priority of this model's requests in the Gateway's endpoint picker (an InferenceObjective
+    # named after the model; higher is served first under saturation, negative allowed, unset = 0).
+    priority: int | None = Field(default=None, ge=-1000, le=1000)
 
     @field_validator("name")
     @classmethod

@@ -13,6 +13,7 @@ from components.config import deployed, plaintext
 from components.config.base import Strict, dns_label, key_error
 from components.config.modelspec import ModelSpec
 from components.config.substrates import SubstrateConfig
+from components.config.tenants import Tenant
 
 # Top-level keys that hold secret values. Pulumi marks secrecy per top-level key, so a
 # secret never sits inside an object: it gets a key of its own.
@@ -107,6 +108,7 @@ class StackConfig(Strict):
     secrets: SecretsConfig = SecretsConfig()
     components: dict[str, ComponentOverride] = Field(default_factory=dict)
     models: list[ModelSpec] = Field(default_factory=list)
+    tenants: list[Tenant] = Field(default_factory=list)
     kubeconfig: SecretStr | None = None
     sops_age_key: SecretStr | None = None
     supervisor_kubeconfig: SecretStr | None = None
@@ -222,6 +224,42 @@ class StackConfig(Strict):
                     f"components.{name}.values",
                     f"values for {name}, which this stack does not deploy: {why}; remove them",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _tenants(self) -> StackConfig:
+        """Tenants name models that exist and limits that something enforces."""
+        if not self.tenants:
+            return self
+        if "llm-gateway" not in self.layers:
+            raise key_error(
+                "tenants", f"tenants need the llm-gateway layer; profile {self.profile!r} does not include it"
+            )
+        names = [t.name for t in self.tenants]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise key_error("tenants", f"tenant names must be unique; repeated: {', '.join(dupes)}")
+        callable_ = {m.name for m in self.models} | {a.name for m in self.models for a in m.adapters}
+        for i, tenant in enumerate(self.tenants):
+            unknown = [m for m in tenant.models if m not in callable_]
+            if unknown:
+                have = ", ".join(sorted(callable_)) or "none"
+                raise key_error(
+                    f"tenants[{i}].models",
+                    f"tenant {tenant.name!r} names {', '.join(unknown)}, which no model or adapter is; "
+                    f"models and adapters: {have}",
+                )
+            # A limit nothing enforces would look like a control and be none.
+            if not self.enabled("litellm"):
+                raise key_error(
+                    f"tenants[{i}].monthlyBudget",
+                    "budgets, TPM and RPM are enforced by LiteLLM, which is turned off; enable litellm",
+                )
+            for key, value in (("rateLimit", tenant.rate_limit), ("quota", tenant.quota)):
+                if value is not None and not self.enabled("tyk"):
+                    raise key_error(
+                        f"tenants[{i}].{key}", f"{key} is enforced by Tyk, which is turned off; enable tyk or remove it"
+                    )
         return self
 
     def _check_models(self) -> None:

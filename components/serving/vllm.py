@@ -249,14 +249,25 @@ def deployment(model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any]) -
     }
 
 
-def network_policy(model: ModelSpec) -> dict[str, Any]:
+# The llm-gateway layer's Gateway data plane (Istio's Gateway pods; components/gateway/names.py).
+GATEWAY_NAMESPACE = "llm-gateway"
+GATEWAY_POD = {"gateway.networking.k8s.io/gateway-name": "inference-gateway"}
+
+
+def network_policy(model: ModelSpec, facts: dict[str, Any] | None = None) -> dict[str, Any]:
     """Only the serving port is reachable, and only from clients the platform knows:
-    this namespace (gateways, routers), Prometheus, and namespaces labelled as model clients."""
-    sources = [
+    this namespace (endpoint pickers, routers), Prometheus, namespaces labelled as model
+    clients, the llm-gateway layer's Gateway pods, and a managed Gateway's proxy ranges."""
+    sources: list[dict[str, Any]] = [
         {"podSelector": {}},
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
         {"namespaceSelector": {"matchLabels": {"inference-platform/model-client": "true"}}},
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": GATEWAY_NAMESPACE}},
+            "podSelector": {"matchLabels": GATEWAY_POD},
+        },
     ]
+    sources += [{"ipBlock": {"cidr": cidr}} for cidr in (facts or {}).get("gatewaySourceRanges") or ()]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -307,7 +318,7 @@ def render_vllm(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list
                 "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
             },
         },
-        network_policy(model),
+        network_policy(model, facts),
         scaled_object(model, namespace, cfg["prometheus"], labels(model)),
     ]
     for obj in objects:

@@ -15,10 +15,18 @@ from substrate.gke.identity import create_node_identity, create_secret_store_ide
 from substrate.gke.kubeconfig import dns_endpoint_of, gke_kubeconfig
 from substrate.gke.network import POD_RANGE, SERVICE_RANGE, GkeNetwork, create_network
 from substrate.gke.pools import CLOUD_PLATFORM_SCOPE, create_gpu_pool, create_system_pool
-from substrate.gke.values import gpu_pool_facts, kube_context_name, workload_pool
+from substrate.gke.values import (
+    gateway_address,
+    gateway_address_name,
+    gpu_pool_facts,
+    kube_context_name,
+    workload_pool,
+)
 
 STORAGE_CLASS = "standard-rwo"  # GKE's pd-balanced CSI class, ReadWriteOnce
-GATEWAY_CLASS = "gke-l7-regional-external-managed"
+# GKE's managed internal Application Load Balancer class, one of the two that accept InferencePool
+# backends (GKE Inference Gateway): only LiteLLM calls it, so it stays inside the VPC.
+GATEWAY_CLASS = "gke-l7-rilb"
 
 
 @dataclass(frozen=True)
@@ -74,9 +82,13 @@ class GkeCluster(pulumi.ComponentResource):
             storage_class=STORAGE_CLASS,
             storage_shared=False,
             gateway_class=GATEWAY_CLASS,
+            gateway_address=gateway_address(spec.node_cidr),
+            gateway_address_name=gateway_address_name(spec.cluster_name),
+            gateway_source_ranges=(spec.proxy_only_cidr,),
             dns_provider="google",
             secret_store=secret_store,
-            ready=(self.system_pool, *self.gpu_pools),
+            # The Gateway needs its proxy-only subnet and reserved address before GKE programs it.
+            ready=(self.system_pool, *self.gpu_pools, net.proxy_only, net.gateway_address),
             outputs={"controlPlaneDnsEndpoint": self.dns_endpoint},
         )
         self.register_outputs({"kubeconfig": self.kubeconfig, "dnsEndpoint": self.dns_endpoint})

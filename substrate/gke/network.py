@@ -9,7 +9,7 @@ import pulumi
 from pulumi_gcp import compute
 
 from components.config.gke import GkeSubstrate
-from substrate.gke.values import node_network_tag
+from substrate.gke.values import gateway_address, gateway_address_name, node_network_tag
 
 POD_RANGE = "pods"
 SERVICE_RANGE = "services"
@@ -24,6 +24,8 @@ class GkeNetwork:
     network: compute.Network
     subnet: compute.Subnetwork
     nat: compute.RouterNat
+    proxy_only: compute.Subnetwork
+    gateway_address: compute.Address
 
 
 def create_network(spec: GkeSubstrate, opts: pulumi.ResourceOptions, protect: bool) -> GkeNetwork:
@@ -85,4 +87,31 @@ def create_network(spec: GkeSubstrate, opts: pulumi.ResourceOptions, protect: bo
         ),
         opts=named,
     )
-    return GkeNetwork(network=network, subnet=subnet, nat=nat)
+    # GKE's managed regional Gateways (gke-l7-rilb) run their Envoy proxies in this subnet.
+    proxy_only = compute.Subnetwork(
+        "proxy-only-subnet",
+        compute.SubnetworkArgs(
+            name=f"{cluster}-proxy-only",
+            network=network.id,
+            region=spec.region,
+            ip_cidr_range=spec.proxy_only_cidr,
+            purpose="REGIONAL_MANAGED_PROXY",
+            role="ACTIVE",
+        ),
+        opts=named,
+    )
+    # The llm-gateway layer's Gateway takes this address (spec.addresses NamedAddress): LiteLLM's
+    # URL for it is known at render time and survives the load balancer's recreation.
+    address = compute.Address(
+        "gateway-address",
+        compute.AddressArgs(
+            name=gateway_address_name(cluster),
+            region=spec.region,
+            address_type="INTERNAL",
+            purpose="SHARED_LOADBALANCER_VIP",
+            subnetwork=subnet.id,
+            address=gateway_address(spec.node_cidr),
+        ),
+        opts=named,
+    )
+    return GkeNetwork(network=network, subnet=subnet, nat=nat, proxy_only=proxy_only, gateway_address=address)

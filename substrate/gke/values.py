@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from components.config.gke import GkeGpuPool
@@ -78,3 +79,14 @@ def gpu_pool_facts(pool: GkeGpuPool) -> GpuPool:
         labels={**gpu_node_labels(pool), ACCELERATOR_LABEL: pool.accelerator},
         taints=(GPU_TAINT,),
     )
+
+
+def gateway_address(node_cidr: str) -> str:
+    """The internal address reserved for the llm-gateway layer's Gateway: the last one of the node
+    subnet Google lets a user take (it keeps the last two), so node IPs, handed out from the
+    bottom, never reach it, and the URL is known before anything exists."""
+    return str(ipaddress.ip_network(node_cidr).broadcast_address - 2)
+
+
+def gateway_address_name(cluster: str) -> str:
+    return f"{cluster}-inference-gateway"

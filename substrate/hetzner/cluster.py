@@ -93,6 +93,8 @@ class HetznerCluster(pulumi.ComponentResource):
             gpu_pools=gpu_pools(spec),
             # Served by the hcloud CSI driver, an in-cluster component of the catalog.
             storage_class="hcloud-volumes",
+            # Istio in gateway mode, installed by the llm-gateway layer.
+            gateway_class="istio",
             storage_shared=False,
             # Services of type LoadBalancer get hcloud load balancers here (the catalog's hcloud-ccm).
             cloud_location=spec.location,

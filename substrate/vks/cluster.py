@@ -147,6 +147,8 @@ class VksCluster(pulumi.ComponentResource):
             ),
             storage_class=spec.storage_class,
             storage_shared=False,
+            # Istio in gateway mode, installed by the llm-gateway layer.
+            gateway_class="istio",
             vgpu_driver=vgpu_driver(spec),
             image_volumes=spec.image_volumes,
             ready=(self.cluster, self.kubeconfig_secret),

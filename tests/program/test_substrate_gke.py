@@ -40,7 +40,11 @@ CONFIG = {
     },
     "secrets": {"backend": "external-secrets"},
 }
-PROTECTED = ("gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork", "gcp:container/cluster:Cluster")
+PROTECTED = (
+    ("gcp:compute/network:Network", None),
+    ("gcp:compute/subnetwork:Subnetwork", "subnet"),
+    ("gcp:container/cluster:Cluster", None),
+)
 
 
 @dataclass
@@ -104,8 +108,8 @@ def test_everything_is_inside_the_component_and_uses_its_provider(gke):
 
 
 def test_cluster_network_and_node_pools_are_protected(gke):
-    for type_ in PROTECTED:
-        assert gke.one(type_).protect, type_
+    for type_, name in PROTECTED:
+        assert gke.one(type_, name).protect, type_
     pools = gke.run.of_type("gcp:container/nodePool:NodePool")
     assert sorted(p.name for p in pools) == ["gpu-a100", "gpu-l4", "system"]
     assert all(p.protect for p in pools)
@@ -123,7 +127,7 @@ def test_unprotected_stack_can_delete_everything():
 def test_network_is_custom_mode_with_pod_and_service_ranges_and_nat(gke):
     network = gke.one("gcp:compute/network:Network").inputs
     assert network["autoCreateSubnetworks"] is False
-    subnet = gke.one("gcp:compute/subnetwork:Subnetwork").inputs
+    subnet = gke.one("gcp:compute/subnetwork:Subnetwork", "subnet").inputs
     assert subnet["privateIpGoogleAccess"] is True
     assert subnet["ipCidrRange"] == "10.10.0.0/20"
     ranges = {r["rangeName"]: r["ipCidrRange"] for r in subnet["secondaryIpRanges"]}
@@ -293,11 +297,24 @@ def test_facts_describe_gke(gke):
     facts = gke.facts
     assert (facts.substrate, facts.gpu_stack, facts.cluster_name) == ("gke", "gke-managed", "inference-test")
     assert (facts.storage_class, facts.storage_shared) == ("standard-rwo", False)
-    assert facts.gateway_class == "gke-l7-regional-external-managed"
+    # GKE's managed internal Gateway class, on an address reserved in the node subnet.
+    assert facts.gateway_class == "gke-l7-rilb"
+    assert (facts.gateway_address, facts.gateway_address_name) == ("10.10.15.253", "inference-test-inference-gateway")
+    assert facts.gateway_source_ranges == ("10.11.0.0/23",)
     assert facts.dns_provider == "google"
     pools = {p.name: p for p in facts.gpu_pools}
     assert pools["l4"].labels == {"inference-platform/gpu-pool": "l4", "cloud.google.com/gke-accelerator": "nvidia-l4"}
     assert pools["a100"].count == 2
     assert [(t.key, t.value, t.effect) for t in pools["a100"].taints] == [("nvidia.com/gpu", "present", "NoSchedule")]
     ready = sorted(gke.run.by_urn()[gke.urn_of(r)].name for r in facts.ready)
-    assert ready == ["gpu-a100", "gpu-l4", "system"]
+    # The Gateway needs its proxy-only subnet and reserved address before GKE programs it.
+    assert ready == ["gateway-address", "gpu-a100", "gpu-l4", "proxy-only-subnet", "system"]
+
+
+def test_gateway_gets_a_proxy_only_subnet_and_a_reserved_internal_address(gke):
+    proxy = gke.one("gcp:compute/subnetwork:Subnetwork", "proxy-only-subnet").inputs
+    assert (proxy["purpose"], proxy["role"]) == ("REGIONAL_MANAGED_PROXY", "ACTIVE")
+    assert proxy["ipCidrRange"] == "10.11.0.0/23"
+    address = gke.one("gcp:compute/address:Address", "gateway-address").inputs
+    assert (address["addressType"], address["purpose"]) == ("INTERNAL", "SHARED_LOADBALANCER_VIP")
+    assert (address["name"], address["address"]) == ("inference-test-inference-gateway", gke.facts.gateway_address)

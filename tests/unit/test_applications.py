@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.applications import CASCADE_FINALIZER, ROOTS_PROJECT, application, root_application
+from components.applications import CASCADE_FINALIZER, ROOTS_PROJECT, application, chart_source, root_application
 from components.catalog import PROFILES, load_catalog, manifests_chart
 from components.config import parse_stack_config
 from components.layers import build_layers, roots_project
@@ -153,7 +153,17 @@ def test_layer_projects_list_exactly_their_sources_and_namespaces():
 def test_catalog_entries_are_pinned(entry):
     pin = load_catalog()[entry].chart
     assert pin.version[0].isdigit() or pin.version.startswith("v")
-    assert pin.repo_url.startswith("https://")
+    assert pin.repo_url.startswith(("https://", "oci://"))
+
+
+def test_an_oci_chart_is_an_argo_cd_oci_source():
+    from components.catalog import ChartPin
+
+    pin = ChartPin("oci://registry.k8s.io/gateway-api-inference-extension/charts", "inferencepool", "v1.5.0")
+    source = chart_source(pin, {"a": 1}, "m")
+    assert source["repoURL"] == "oci://registry.k8s.io/gateway-api-inference-extension/charts/inferencepool"
+    assert (source["path"], source["targetRevision"], "chart" in source) == (".", "v1.5.0", False)
+    assert source["helm"] == {"releaseName": "m", "valuesObject": {"a": 1}}
 
 
 def test_gpu_operator_values_follow_the_substrate():

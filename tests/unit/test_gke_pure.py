@@ -123,6 +123,7 @@ def test_config_defaults_are_secure_and_coherent():
         ({"masterCidr": "172.16.0.0/24"}, "must be a /28"),
         ({"podCidr": "10.10.0.0/16"}, "nodeCidr 10.10.0.0/20 overlaps podCidr 10.10.0.0/16"),
         ({"serviceCidr": "172.16.0.0/20"}, "serviceCidr 172.16.0.0/20 overlaps masterCidr"),
+        ({"proxyOnlyCidr": "10.10.8.0/23"}, "nodeCidr 10.10.0.0/20 overlaps proxyOnlyCidr 10.10.8.0/23"),
         ({"gpuPools": [{"name": "system", "accelerator": "nvidia-l4"}]}, "taken by the system node pool"),
         ({"gpuPools": [{"name": "l4", "accelerator": "nvidia-l4", "zones": ["us-east1-b"]}]}, "not zones of region"),
         (

@@ -1,0 +1,51 @@
+"""Names and addresses the llm-gateway layer's parts use to find one another.
+
+One place, so the routing, LiteLLM and Tyk renderers agree on every hop of the request path:
+client -> Tyk -> LiteLLM -> Gateway (+ endpoint picker) -> model servers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Gateway, LiteLLM, Tyk and their stores run here; model servers stay in the serving namespace.
+NAMESPACE = "llm-gateway"
+GATEWAY = "inference-gateway"
+LITELLM_SERVICE = "litellm"
+LITELLM_PORT = 4000
+TYK_SERVICE = "tyk-gateway"
+TYK_PORT = 8080
+
+
+# The class of the Istio the layer installs where the substrate has no managed Gateway.
+ISTIO_CLASS = "istio"
+
+
+def gateway_host(facts: dict[str, Any]) -> str:
+    """Where in-cluster clients reach the Gateway: the substrate's address (GKE's reserved
+    internal address, or an existing cluster's), else the Service Istio creates for it."""
+    if facts.get("gatewayAddress"):
+        return facts["gatewayAddress"]
+    if facts.get("gatewayClass") == ISTIO_CLASS:
+        # Istio names a Gateway's Service `<gateway>-<class>`.
+        return f"{GATEWAY}-{ISTIO_CLASS}.{NAMESPACE}.svc.cluster.local"
+    raise ValueError(
+        f"gateway class {facts.get('gatewayClass')!r} has no known address: set substrate.gatewayAddress"
+    )
+
+
+def path_prefix(model: str) -> str:
+    """The Gateway path under which a model's HTTPRoute matches (removed before the model server)."""
+    return f"/{model}"
+
+
+def model_url(model: str, facts: dict[str, Any]) -> str:
+    """The OpenAI base URL (ending in /v1) at which LiteLLM reaches `model` through the Gateway.
+
+    `model` is a ModelSpec name; its LoRA adapters share its URL (the request body's `model`
+    field names the adapter)."""
+    return f"http://{gateway_host(facts)}{path_prefix(model)}/v1"
+
+
+def litellm_url() -> str:
+    return f"http://{LITELLM_SERVICE}.{NAMESPACE}.svc.cluster.local:{LITELLM_PORT}"

@@ -1,0 +1,378 @@
+"""The llm-gateway layer's routing part: Gateway API, a Gateway implementation that supports
+InferencePool, and one InferencePool with its endpoint picker (EPP) per text model.
+
+Per substrate (ClusterFacts.gateway_class): on gke, GKE's managed internal Application Load
+Balancer class `gke-l7-rilb` (GKE installs the Gateway API and InferencePool CRDs and runs the
+data plane); elsewhere Istio in gateway mode (class `istio`, no sidecars), installed here with
+the Gateway API CRDs. An existing cluster may name its own class instead.
+
+Request path: LiteLLM -> Gateway `inference-gateway` (namespace llm-gateway), path prefix
+`/<model>` -> HTTPRoute in the serving namespace (prefix rewritten to `/`) -> InferencePool
+`<model>` -> its EPP picks a pod (queue depth, KV-cache utilisation, prefix cache) -> vLLM.
+LoRA adapters share their base model's prefix and pool: the request body's `model` names the
+adapter, vLLM serves it, and the EPP prefers pods that have it loaded.
+
+Pod labels others select on:
+- Istio's Gateway pods: `gateway.networking.k8s.io/gateway-name: inference-gateway`.
+- Each EPP: `inferencepool: <model>-epp` (namespace of the models).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from components.applications import application, chart_source, manifests_source
+from components.catalog import PLATFORM_DIR, load_catalog
+from components.computed_values import computed_values
+from components.config import StackConfig
+from components.config.modelspec import ModelSpec
+from components.gateway.names import GATEWAY, ISTIO_CLASS, NAMESPACE, path_prefix
+from components.serving.vllm import selector
+from components.serving.vllm import settings as vllm_settings
+from components.values import deep_merge
+
+GKE_CLASSES = ("gke-l7-rilb", "gke-l7-regional-external-managed")
+HTTP_PORT = 80
+HTTPS_PORT = 443
+# The EPP's ports (the inferencepool chart's Deployment): ext-proc gRPC and Prometheus metrics.
+EXT_PROC_PORT = 9002
+EPP_METRICS_PORT = 9090
+# Istio's gateway Envoy serves merged Prometheus metrics here (its pod's `prometheus.io` port).
+ISTIO_METRICS_PORT = 15020
+GATEWAY_POD_LABEL = "gateway.networking.k8s.io/gateway-name"
+LITELLM_POD = {"app.kubernetes.io/name": "litellm"}
+MONITORING = {"kubernetes.io/metadata.name": "monitoring"}
+# Sync waves inside the layer: CRDs, then istiod, then the Gateway, pools, and routes last.
+CRD_WAVE = -10
+GATEWAY_WAVE = 0
+ROUTE_WAVE = 15
+# The EPP's scorers and weights (plugin names of the pinned EPP, v1.5.0). Prefix-cache
+# affinity weighs most: a hit saves the whole prefill; queue depth and KV-cache pressure keep
+# a hot pod from being overloaded.
+SCORERS = (("queue-scorer", 2), ("kv-cache-utilization-scorer", 2), ("prefix-cache-scorer", 3))
+# With LoRA adapters: prefer pods that have the requested adapter loaded (vLLM reports them in
+# vllm:lora_requests_info), so an adapter is not loaded on every pod in turn.
+LORA_SCORER = ("lora-affinity-scorer", 1)
+SCORERS_FILE = "scorers.yaml"
+LABELS = {"app.kubernetes.io/part-of": "inference-platform", "app.kubernetes.io/component": "inference-routing"}
+
+# Cluster-scoped kinds the Gateway API CRD chart, Istio's charts and the inferencepool chart create.
+CLUSTER_KINDS: list[dict[str, str]] = [
+    {"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"},
+    {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
+    {"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"},
+    {"group": "admissionregistration.k8s.io", "kind": "MutatingWebhookConfiguration"},
+    {"group": "admissionregistration.k8s.io", "kind": "ValidatingWebhookConfiguration"},
+    # Gateway API's safe-upgrades policy (refuses older CRD bundles over newer ones).
+    {"group": "admissionregistration.k8s.io", "kind": "ValidatingAdmissionPolicy"},
+    {"group": "admissionregistration.k8s.io", "kind": "ValidatingAdmissionPolicyBinding"},
+]
+
+
+def text_models(cfg: StackConfig) -> list[ModelSpec]:
+    return [m for m in cfg.models if m.engine == "vllm" and m.task == "text"]
+
+
+def own_istio(facts: dict[str, Any]) -> bool:
+    """Whether the platform installs the Gateway implementation (Istio) itself."""
+    return facts.get("gatewayClass") == ISTIO_CLASS
+
+
+def _allowed_routes() -> dict[str, Any]:
+    # Only routes in the serving namespace may attach: no other namespace can publish on it.
+    serving = vllm_settings()["namespace"]
+    return {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"kubernetes.io/metadata.name": serving}}}}
+
+
+def gateway(facts: dict[str, Any], tls_secret: str | None = None) -> dict[str, Any]:
+    """The one Gateway of the layer. With `tls_secret` (a kubernetes.io/tls Secret in the
+    Gateway's namespace, e.g. a cert-manager Certificate's), an HTTPS listener as well."""
+    listeners = [{"name": "http", "protocol": "HTTP", "port": HTTP_PORT, "allowedRoutes": _allowed_routes()}]
+    if tls_secret:
+        listeners.append(
+            {
+                "name": "https",
+                "protocol": "HTTPS",
+                "port": HTTPS_PORT,
+                "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": tls_secret}]},
+                "allowedRoutes": _allowed_routes(),
+            }
+        )
+    spec: dict[str, Any] = {"gatewayClassName": facts["gatewayClass"], "listeners": listeners}
+    metadata: dict[str, Any] = {"name": GATEWAY, "namespace": NAMESPACE, "labels": dict(LABELS)}
+    if facts.get("gatewayAddressName"):
+        # A reserved address (GKE: an internal static address of the node subnet), so the URL
+        # LiteLLM is given is known before the load balancer exists and survives its recreation.
+        spec["addresses"] = [{"type": "NamedAddress", "value": facts["gatewayAddressName"]}]
+    if own_istio(facts):
+        # Only LiteLLM calls the Gateway: a cluster-internal Service, no cloud load balancer.
+        metadata["annotations"] = {"networking.istio.io/service-type": "ClusterIP"}
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": metadata, "spec": spec}
+
+
+def gateway_network_policy() -> dict[str, Any]:
+    """Istio's Gateway pods: LiteLLM on the listener ports, Prometheus on the metrics port.
+    (Egress to the EPPs and model servers is open; their own policies admit the Gateway.)"""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": GATEWAY, "namespace": NAMESPACE, "labels": dict(LABELS)},
+        "spec": {
+            "podSelector": {"matchLabels": {GATEWAY_POD_LABEL: GATEWAY}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": LITELLM_POD}}],
+                    # Istio's Envoy binds the listener ports in the pod itself (its deployment
+                    # sets net.ipv4.ip_unprivileged_port_start=0, so no root is needed).
+                    "ports": [{"port": HTTP_PORT, "protocol": "TCP"}, {"port": HTTPS_PORT, "protocol": "TCP"}],
+                },
+                {
+                    "from": [{"namespaceSelector": {"matchLabels": MONITORING}}],
+                    "ports": [{"port": ISTIO_METRICS_PORT, "protocol": "TCP"}],
+                },
+            ],
+        },
+    }
+
+
+def gateway_pod_monitor() -> dict[str, Any]:
+    """Prometheus scrapes Istio's Gateway Envoy (request rates, latencies, upstream errors)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {"name": GATEWAY, "namespace": NAMESPACE, "labels": dict(LABELS)},
+        "spec": {
+            "selector": {"matchLabels": {GATEWAY_POD_LABEL: GATEWAY}},
+            "podMetricsEndpoints": [{"targetPort": ISTIO_METRICS_PORT, "path": "/stats/prometheus", "interval": "15s"}],
+        },
+    }
+
+
+def epp_name(model: ModelSpec) -> str:
+    # The inferencepool chart names its EPP `<release>-epp`.
+    return f"{model.name}-epp"
+
+
+def scorers(model: ModelSpec) -> tuple[tuple[str, int], ...]:
+    return (*SCORERS, LORA_SCORER) if model.adapters else SCORERS
+
+
+def scorers_config(model: ModelSpec) -> str:
+    """The EPP's EndpointPickerConfig: the scorers, weighted, in the default profile."""
+    weighted = scorers(model)
+    doc = {
+        "apiVersion": "inference.networking.x-k8s.io/v1alpha1",
+        "kind": "EndpointPickerConfig",
+        "plugins": [
+            *({"type": name} for name, _ in weighted),
+            # Scrapes each vLLM pod's /metrics for queue depth, KV-cache usage and loaded adapters.
+            {"type": "metrics-data-source", "parameters": {"scheme": "http", "path": "/metrics"}},
+            {"type": "core-metrics-extractor"},
+        ],
+        "schedulingProfiles": [
+            {"name": "default", "plugins": [{"pluginRef": name, "weight": weight} for name, weight in weighted]}
+        ],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def pool_values(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
+    """inferencepool chart values for one model (merged over the catalog's base values)."""
+    gke = facts["gatewayClass"] in GKE_CLASSES
+    provider = "gke" if gke else ISTIO_CLASS if own_istio(facts) else "none"
+    return {
+        "inferencePool": {
+            "modelServers": {"matchLabels": selector(model)},
+            "targetPorts": [{"number": vllm_settings()["port"]}],
+        },
+        "inferenceExtension": {"pluginsCustomConfig": {SCORERS_FILE: scorers_config(model)}},
+        # gke: HealthCheckPolicy/GCPBackendPolicy for the pool and GKE's own metrics scraping;
+        # istio: the DestinationRule that lets Envoy reach the EPP over TLS.
+        "provider": {"name": provider},
+    }
+
+
+def http_route(model: ModelSpec, namespace: str) -> dict[str, Any]:
+    """`/<model>/...` on the Gateway -> the model's InferencePool, with the prefix removed so
+    vLLM sees its own OpenAI paths (/v1/chat/completions, /v1/completions, ...)."""
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": model.name, "namespace": namespace, "labels": dict(LABELS)},
+        "spec": {
+            "parentRefs": [
+                {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY, "namespace": NAMESPACE}
+            ],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": path_prefix(model.name)}}],
+                    "filters": [
+                        {
+                            "type": "URLRewrite",
+                            "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+                        }
+                    ],
+                    "backendRefs": [
+                        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": model.name}
+                    ],
+                    # Long generations stream for minutes; the Gateway must not cut them.
+                    "timeouts": {"request": "300s"},
+                }
+            ],
+        },
+    }
+
+
+def inference_objective(model: ModelSpec, namespace: str) -> dict[str, Any]:
+    """The model's priority: under saturation the EPP sheds lower priorities first. Requests
+    name it in the `x-gateway-inference-objective` header."""
+    return {
+        "apiVersion": "inference.networking.x-k8s.io/v1alpha2",
+        "kind": "InferenceObjective",
+        "metadata": {"name": model.name, "namespace": namespace, "labels": dict(LABELS)},
+        "spec": {
+            "priority": model.priority,
+            "poolRef": {"group": "inference.networking.k8s.io", "name": model.name},
+        },
+    }
+
+
+def epp_network_policy(model: ModelSpec, namespace: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """The EPP answers ext-proc calls from the Gateway's data plane only, and Prometheus."""
+    sources: list[dict[str, Any]] = [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
+            "podSelector": {"matchLabels": {GATEWAY_POD_LABEL: GATEWAY}},
+        }
+    ]
+    # A managed Gateway's proxies connect from the substrate's proxy ranges, not from pods.
+    sources += [{"ipBlock": {"cidr": cidr}} for cidr in facts.get("gatewaySourceRanges") or ()]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": epp_name(model), "namespace": namespace, "labels": dict(LABELS)},
+        "spec": {
+            "podSelector": {"matchLabels": {"inferencepool": epp_name(model)}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": sources, "ports": [{"port": EXT_PROC_PORT, "protocol": "TCP"}]},
+                {
+                    "from": [{"namespaceSelector": {"matchLabels": MONITORING}}],
+                    "ports": [{"port": EPP_METRICS_PORT, "protocol": "TCP"}],
+                },
+            ],
+        },
+    }
+
+
+def route_objects(model: ModelSpec, namespace: str, facts: dict[str, Any]) -> list[dict[str, Any]]:
+    objects = [http_route(model, namespace), epp_network_policy(model, namespace, facts)]
+    if model.priority is not None:
+        objects.append(inference_objective(model, namespace))
+    return objects
+
+
+def gateway_objects(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    objects = [gateway(facts)]
+    if own_istio(facts):
+        objects += [gateway_network_policy(), gateway_pod_monitor()]
+    return objects
+
+
+def inference_crds(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Inference Extension CRDs the cluster lacks: GKE installs InferencePool itself
+    (1.34.0-gke.1626000 and later), never the alpha InferenceObjective."""
+    crds = [d for d in yaml.safe_load_all((PLATFORM_DIR / "gateway/inference-extension-crds.yaml").read_text()) if d]
+    if facts["substrate"] == "gke":
+        crds = [c for c in crds if c["spec"]["group"] != "inference.networking.k8s.io"]
+    return crds
+
+
+def _labels(extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {"inference-platform/layer": "llm-gateway", **(extra or {})}
+
+
+def _catalog_child(name: str, cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
+    entry = load_catalog()[name]
+    values = deep_merge(entry.values, computed_values(name, facts), cfg.overrides(name))
+    return application(
+        name,
+        project=entry.layer,
+        namespace=entry.namespace,
+        source=chart_source(entry.chart, values, name),
+        argocd_namespace=cfg.argocd.namespace,
+        wave=entry.wave,
+        server_side_apply=entry.server_side_apply,
+        pod_security=entry.pod_security,
+        labels=_labels(),
+    )
+
+
+def _manifests_child(
+    name: str, objects: list[dict[str, Any]], namespace: str, wave: int, cfg: StackConfig, **extra: Any
+) -> dict[str, Any]:
+    return application(
+        name,
+        project="llm-gateway",
+        namespace=namespace,
+        source=manifests_source(objects, name),
+        argocd_namespace=cfg.argocd.namespace,
+        wave=wave,
+        **extra,
+    )
+
+
+def pool_child(model: ModelSpec, cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
+    """The model's InferencePool and EPP: the inferencepool chart, released as the model's name."""
+    entry = load_catalog()["inferencepool"]
+    values = deep_merge(entry.values, pool_values(model, facts), cfg.overrides("inferencepool"))
+    return application(
+        f"pool-{model.name}",
+        project="llm-gateway",
+        namespace=vllm_settings()["namespace"],
+        source=chart_source(entry.chart, values, model.name),
+        argocd_namespace=cfg.argocd.namespace,
+        wave=entry.wave,
+        # The serving layer owns the models' namespace and its labels.
+        create_namespace=False,
+        labels=_labels({"inference-platform/model": model.name}),
+    )
+
+
+def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Child Applications of the llm-gateway root for this part."""
+    out: list[dict[str, Any]] = []
+    if own_istio(facts):
+        out += [_catalog_child(n, cfg, facts) for n in ("gateway-api-crds", "istio-base", "istiod") if cfg.enabled(n)]
+    out.append(
+        _manifests_child(
+            "inference-extension-crds",
+            inference_crds(facts),
+            NAMESPACE,
+            CRD_WAVE,
+            cfg,
+            server_side_apply=True,
+            labels=_labels(),
+        )
+    )
+    out.append(
+        _manifests_child("inference-gateway", gateway_objects(facts), NAMESPACE, GATEWAY_WAVE, cfg, labels=_labels())
+    )
+    namespace = vllm_settings()["namespace"]
+    for model in text_models(cfg) if cfg.enabled("inferencepool") else []:
+        out.append(pool_child(model, cfg, facts))
+        out.append(
+            _manifests_child(
+                f"route-{model.name}",
+                route_objects(model, namespace, facts),
+                namespace,
+                ROUTE_WAVE,
+                cfg,
+                create_namespace=False,
+                labels=_labels({"inference-platform/model": model.name}),
+            )
+        )
+    return out
