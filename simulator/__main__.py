@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     cold = defaults(sm.substrate, sm.cache, service.weight_bytes, service.params_b).with_overrides(
         node_provisioning=args.node_provisioning, image_pull=args.image_pull, weights_load=args.weights_load,
         engine_start=args.engine_start)
+    if sm.gpus_per_node == 0:
+        cold = replace(cold, node_provisioning=None)  # CPU replicas land on the nodes there are
     rate_one = service.requests_per_second(min(32, service.max_concurrency))
     trace = (from_spec(args.trace, args.prompt_tokens, args.output_tokens) if args.trace
              else default_trace(rate_one, sm.policy.max_replicas, args.prompt_tokens, args.output_tokens))

@@ -79,6 +79,7 @@ class Result:
     gpu_node_seconds: float
     gpu_replica_seconds: float
     duration: float
+    replica_seconds: float = 0.0
 
 
 class Simulation:
@@ -103,6 +104,7 @@ class Simulation:
         self.scale_events: list[tuple[float, int, int]] = []
         self.node_seconds = 0.0
         self.replica_seconds = 0.0
+        self.pod_seconds = 0.0
         self.now = 0.0
         self.cache_warm = True
 
@@ -116,6 +118,7 @@ class Simulation:
             self.node_seconds += dt * len(self.nodes) * self.s.gpus_per_node
             holding = sum(1 for p in self.pods.values() if p.node is not None)
             self.replica_seconds += dt * holding * self.s.gpus_per_node / max(self.s.per_node, 1)
+            self.pod_seconds += dt * holding
         self.now = t
 
     # -- set-up ---------------------------------------------------------------------------
@@ -415,6 +418,7 @@ class Simulation:
             gpu_node_seconds=self.node_seconds,
             gpu_replica_seconds=self.replica_seconds,
             duration=self.now,
+            replica_seconds=self.pod_seconds,
         )
 
 

@@ -32,6 +32,7 @@ def summary(result: Result, slo_ms: float, duration: float) -> dict[str, Any]:
         "sloAttainment": round(within / total, 4) if total else 1.0,
         "gpuHours": round(result.gpu_node_seconds / 3600, 3),
         "replicaGpuHours": round(result.gpu_replica_seconds / 3600, 3),
+        "replicaHours": round(result.replica_seconds / 3600, 3),
         "scaleEvents": len(result.scale_events),
         "readyReplicas": {"mean": round(sum(ready) / len(ready), 2) if ready else 0, "max": max(ready, default=0)},
     }

@@ -53,13 +53,33 @@ STEP_OVERHEAD_S = 0.0033  # scheduler, sampling and launch per engine step
 FRONTEND_S = 0.008  # HTTP, tokenisation, detokenisation of the first token
 GPU_MEMORY_UTILIZATION = 0.9  # vLLM's default --gpu-memory-utilization
 ACTIVATION_RESERVE_GB = 1.5  # activations, CUDA graphs, non-torch memory outside the KV cache
+CPU_GBPS_PER_CORE = 5.0
+CPU_TFLOPS_PER_CORE = 0.1
 MAX_BATCHED_TOKENS = 2048  # vLLM's default max_num_batched_tokens for the OpenAI server below 70 GiB
+
+
+# Models whose names carry no size (model cards).
+KNOWN_SIZES = {"bge-m3": 0.57, "whisper-large": 1.55, "whisper-medium": 0.77, "whisper-small": 0.24}
 
 
 def size_from_name(text: str) -> float | None:
     """`hf://Qwen/Qwen2.5-7B-Instruct` -> 7.0 (billions of parameters), None when absent."""
+    text = text.split("@", 1)[0]  # never read a size out of a digest
     found = re.findall(r"(?<![\d.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z])", text)
-    return float(found[-1]) if found else None
+    if found:
+        return float(found[-1])
+    known = [size for name, size in KNOWN_SIZES.items() if name in text.lower()]
+    return known[0] if known else None
+
+
+def weight_bits_from_name(text: str) -> int:
+    """4 for AWQ/GPTQ/INT4 checkpoints, 8 for FP8/INT8, else 16 (BF16)."""
+    lowered = text.lower()
+    if any(tag in lowered for tag in ("awq", "gptq", "int4", "w4a16")):
+        return 4
+    if any(tag in lowered for tag in ("fp8", "int8", "w8a8")):
+        return 8
+    return 16
 
 
 @dataclass(frozen=True)
@@ -72,10 +92,18 @@ class LLMService:
     prompt_tokens: int = 512
     output_tokens: int = 256
     max_num_seqs: int | None = None
+    weight_bits: int = 16
+    cpu_cores: float = 0.0  # for gpu "cpu": the vLLM CPU backend
+    cpu_kv_gib: float = 4.0  # VLLM_CPU_KVCACHE_SPACE
     kind: str = "llm"
 
     @property
     def _spec(self) -> tuple[float, float, float]:
+        if self.gpu == "cpu":
+            # A crude stand-in: a few GB/s of memory bandwidth and about 0.1 TFLOPS per core.
+            cores = max(self.cpu_cores, 1.0)
+            bandwidth = min(CPU_GBPS_PER_CORE * cores, 60)
+            return self.weight_bytes / GB + self.cpu_kv_gib, bandwidth, CPU_TFLOPS_PER_CORE * cores
         if self.gpu not in GPUS:
             raise ValueError(f"no figures for GPU {self.gpu!r}; known: {', '.join(sorted(GPUS))}")
         mem, bw, tflops = GPUS[self.gpu]
@@ -93,7 +121,7 @@ class LLMService:
 
     @property
     def weight_bytes(self) -> float:
-        return 2 * self.params  # BF16
+        return self.params * self.weight_bits / 8
 
     @property
     def kv_bytes_per_token(self) -> float:
@@ -102,6 +130,8 @@ class LLMService:
 
     @property
     def kv_tokens(self) -> float:
+        if self.gpu == "cpu":
+            return self.cpu_kv_gib * 2**30 / self.kv_bytes_per_token
         mem, _, _ = self._spec
         free = mem * GPU_MEMORY_UTILIZATION * GB - self.weight_bytes - ACTIVATION_RESERVE_GB * GB * self.gpus
         if free <= 0:
@@ -113,6 +143,8 @@ class LLMService:
         """vLLM's limit: max_num_seqs (256 below 70 GiB or on A100, else 1024) and KV-cache room."""
         mem, _, _ = self._spec
         default = 1024 if mem / self.gpus >= 75 and "a100" not in self.gpu else 256
+        if self.gpu == "cpu":
+            default = 128
         seqs = self.max_num_seqs or default
         return max(1, min(seqs, int(self.kv_tokens // (self.prompt_tokens + self.output_tokens))))
 
@@ -153,6 +185,7 @@ class LLMService:
             "gpu": self.gpu,
             "gpus": self.gpus,
             "paramsB": self.params_b,
+            "weightBits": self.weight_bits,
             "promptTokens": self.prompt_tokens,
             "outputTokens": self.output_tokens,
             "maxConcurrency": self.max_concurrency,

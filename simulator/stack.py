@@ -9,7 +9,7 @@ from typing import Any
 
 from simulator.coldstart import CacheType
 from simulator.policy import Policy, from_scaled_object
-from simulator.service import LLMService, size_from_name
+from simulator.service import LLMService, size_from_name, weight_bits_from_name
 from tooling.program import Run, run_program, stack_file
 from tooling.render import expand, pulumi_objects
 
@@ -55,6 +55,14 @@ def _find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]
     return found[0] if found else None
 
 
+def policy_of(stack: str, model_name: str, objects: list[dict[str, Any]]) -> Policy:
+    """The scaling policy of the ScaledObject the stack renders for the model."""
+    scaled = _find(objects, "ScaledObject", model_name)
+    if scaled is None:
+        raise ValueError(f"stack {stack!r} renders no ScaledObject named {model_name!r}")
+    return from_scaled_object(scaled)
+
+
 def _cache_type(model: dict[str, Any], deployment: dict[str, Any], objects: list[dict[str, Any]]) -> CacheType:
     source = model["source"]
     if source.startswith("oci://"):
@@ -79,6 +87,11 @@ def _flag(args: list[str], flag: str) -> str | None:
     return None
 
 
+def _cores(quantity: str) -> float:
+    quantity = str(quantity)
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
 def _seconds(interval: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
     return float(interval[:-1]) * units[interval[-1]] if interval[-1] in units else float(interval)
@@ -96,21 +109,23 @@ def from_rendered(stack: str, model_name: str, objects: list[dict[str, Any]], co
     if model_name not in models:
         raise ValueError(f"stack {stack!r} has no model {model_name!r}; models: {', '.join(models) or 'none'}")
     model = models[model_name]
-    scaled = _find(objects, "ScaledObject", model_name)
+    policy = policy_of(stack, model_name, objects)
     deployment = _find(objects, "Deployment", model_name)
-    if scaled is None or deployment is None:
-        raise ValueError(f"stack {stack!r} renders no ScaledObject and Deployment named {model_name!r}")
+    if deployment is None:
+        raise ValueError(f"stack {stack!r} renders no Deployment named {model_name!r}")
     substrate = config["substrate"]
     gpu_type = model.get("gpuType")
-    if not gpu_type:
-        raise ValueError(f"model {model_name!r} has no GPU: the simulator models GPU replicas only")
-    pool = next((p for p in substrate.get("gpuPools", []) if p.get("accelerator") == gpu_type), None)
-    if pool is None:
-        raise ValueError(f"stack {stack!r} has no GPU pool with accelerator {gpu_type!r}")
-    gpus = int(model.get("gpus", 1))
-    gpus_per_node = int(pool.get("count", gpus))
-    per_node = max(gpus_per_node // gpus, 1)
-    policy = from_scaled_object(scaled)
+    gpus = int(model.get("gpus", 1)) if gpu_type else 0
+    if gpu_type:
+        pool = next((p for p in substrate.get("gpuPools", []) if p.get("accelerator") == gpu_type), None)
+        if pool is None:
+            raise ValueError(f"stack {stack!r} has no GPU pool with accelerator {gpu_type!r}")
+        gpus_per_node = int(pool.get("count", gpus))
+        per_node = max(gpus_per_node // gpus, 1)
+    else:
+        # A CPU model runs on the CPU nodes there are: no GPU pool, nothing provisioned for it.
+        pool = {"name": "cpu"}
+        gpus_per_node, per_node = 0, max(policy.max_replicas, 1)
     # Pools that do not autoscale hold as many nodes as the model's max replicas needs.
     pool_max = int(pool.get("maxNodes", math.ceil(policy.max_replicas / per_node)))
     pool_min = int(pool.get("minNodes", pool_max))
@@ -120,7 +135,13 @@ def from_rendered(stack: str, model_name: str, objects: list[dict[str, Any]], co
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     args = [*container.get("command", []), *container.get("args", [])]
     seqs = _flag(args, "--max-num-seqs")
-    service = LLMService(gpu_type, gpus, size, prompt_tokens, output_tokens, int(seqs) if seqs else None)
+    if model.get("task", "text") == "embedding":
+        output_tokens = 1  # an embedding is one forward pass over the input: prefill only
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    cores = _cores(container.get("resources", {}).get("limits", {}).get("cpu", "1"))
+    service = LLMService(gpu_type or "cpu", max(gpus, 1), size, prompt_tokens, output_tokens,
+                         int(seqs) if seqs else None, weight_bits_from_name(model["source"]), cpu_cores=cores,
+                         cpu_kv_gib=float(env.get("VLLM_CPU_KVCACHE_SPACE") or 4))
     monitor = _find(objects, "PodMonitor", model_name)
     endpoints = (monitor or {}).get("spec", {}).get("podMetricsEndpoints", [{}])
     scrape = _seconds(endpoints[0].get("interval", "30s"))
