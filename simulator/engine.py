@@ -40,6 +40,9 @@ class Scenario:
     # vLLM's gauge exists only while a replica does; a gateway-side queue metric would not.
     queue_visible_without_replicas: bool = False
     seed: int = 7
+    # Stop once this many requests have had a TTFT above `slo_seconds` (a search's quick reject).
+    stop_after_misses: int | None = None
+    slo_seconds: float = math.inf
 
 
 @dataclass
@@ -80,6 +83,7 @@ class Result:
     gpu_replica_seconds: float
     duration: float
     replica_seconds: float = 0.0
+    stopped: bool = False
 
 
 class Simulation:
@@ -107,6 +111,7 @@ class Simulation:
         self.pod_seconds = 0.0
         self.now = 0.0
         self.cache_warm = True
+        self.misses = 0
 
     # -- event plumbing -------------------------------------------------------------------
     def at(self, t: float, kind: str, *payload) -> None:
@@ -250,7 +255,7 @@ class Simulation:
         pod.running += 1
         service = self.s.service
         if isinstance(service, ExponentialService):
-            self.first_token[rid] = self.now
+            self._first_token(rid, self.now)
             self.at(self.now + self.rng.expovariate(1 / service.mean_seconds), "finish", pod.id, rid)
             return
         pod.prefills.append(rid)
@@ -296,8 +301,13 @@ class Simulation:
         self.queue.append(rid)
         self._admit_waiting()
 
+    def _first_token(self, rid: int, t: float) -> None:
+        self.first_token[rid] = t
+        if t - self.requests[rid].arrival > self.s.slo_seconds:
+            self.misses += 1
+
     def on_prefilled(self, pid: int, rid: int) -> None:
-        self.first_token[rid] = self.now + FRONTEND_S
+        self._first_token(rid, self.now + FRONTEND_S)
         pod = self.pods[pid]
         self._advance(pod)
         remaining = self.requests[rid].output_tokens - 1
@@ -399,9 +409,14 @@ class Simulation:
             "sample": self.on_sample,
         }
         total = len(self.requests)
+        stop = self.s.stop_after_misses
+        stopped = False
         while self.events:
             t, _, kind, payload = heapq.heappop(self.events)
             if t > limit or (t > end and self.done == total):
+                break
+            if stop is not None and self.misses > stop:
+                stopped = True
                 break
             self._account(t)
             handlers[kind](*payload)
@@ -419,6 +434,7 @@ class Simulation:
             gpu_replica_seconds=self.replica_seconds,
             duration=self.now,
             replica_seconds=self.pod_seconds,
+            stopped=stopped,
         )
 
 
