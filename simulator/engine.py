@@ -138,7 +138,8 @@ class Simulation:
             self._new_node(ready=True, has_image=i < math.ceil(initial / s.per_node))
         for _ in range(initial):
             pod = self._new_pod()
-            self._place(pod)
+            if not self._place(pod):
+                raise ValueError(f"{initial} initial replicas do not fit on {len(self.nodes)} nodes")
             pod.state = "ready"
         if self.requests:
             self.at(self.requests[0].arrival, "arrival", 0)
@@ -170,9 +171,7 @@ class Simulation:
             self.at(self.now + s.cold.node_provisioning, "node_ready", node.id)
             free = [node]
         if not free:
-            if pod.id not in self.pending:
-                self.pending.append(pod.id)
-            return False
+            return False  # the caller keeps it Pending
         node = free[0]
         node.pods.add(pod.id)
         node.empty_since = None
@@ -198,17 +197,8 @@ class Simulation:
         self.pods.pop(pod.id, None)
         if pod.id in self.pending:
             self.pending.remove(pod.id)
-        while self.pending:
-            waiting = self.pods[self.pending[0]]
-            if not self._place_pending(waiting):
-                break
-
-    def _place_pending(self, pod: _Pod) -> bool:
-        self.pending.popleft()
-        if self._place(pod):
-            return True
-        self.pending.appendleft(pod.id)
-        return False
+        while self.pending and self._place(self.pods[self.pending[0]]):
+            self.pending.popleft()
 
     def _scale_to(self, target: int) -> None:
         live = [p for p in self.pods.values() if p.state != "draining"]
@@ -217,7 +207,9 @@ class Simulation:
         self.scale_events.append((self.now, len(live), target))
         if target > len(live):
             for _ in range(target - len(live)):
-                self._place(self._new_pod())
+                pod = self._new_pod()
+                if not self._place(pod):
+                    self.pending.append(pod.id)
             return
         order = {"pending": 0, "starting": 1, "ready": 2}
         victims = sorted(live, key=lambda p: (order[p.state], -p.started if p.state != "ready" else p.running))
