@@ -103,6 +103,7 @@ class Simulation:
         self.pending: deque[int] = deque()
         self.ids = itertools.count()
         self.scraped: dict[str, float] = {t.name: 0.0 for t in scenario.policy.triggers}
+        self.polled: dict[str, float] = dict(self.scraped)
         self.autoscaler = Autoscaler(scenario.policy)
         self.timeline: list[tuple[float, int, int, int, int, int]] = []
         self.scale_events: list[tuple[float, int, int]] = []
@@ -363,13 +364,15 @@ class Simulation:
     def on_hpa(self) -> None:
         live = [p for p in self.pods.values() if p.state != "draining"]
         ready = sum(1 for p in live if p.state == "ready")
-        target = self.autoscaler.hpa_sync(self.now, len(live), ready, dict(self.scraped))
+        values = {t.name: self.polled[t.name] if t.cached else self.scraped[t.name] for t in self.s.policy.triggers}
+        target = self.autoscaler.hpa_sync(self.now, len(live), ready, values)
         self._scale_to(target)
         self.at(self.now + self.s.policy.sync_seconds, "hpa")
 
     def on_keda(self) -> None:
         live = sum(1 for p in self.pods.values() if p.state != "draining")
-        target = self.autoscaler.keda_poll(self.now, live, dict(self.scraped))
+        self.polled = dict(self.scraped)
+        target = self.autoscaler.keda_poll(self.now, live, self.polled)
         self._scale_to(target)
         self.at(self.now + self.s.policy.polling_seconds, "keda")
 

@@ -41,6 +41,8 @@ class Trigger:
     threshold: float
     activation_threshold: float = 0.0
     query: str = ""
+    # useCachedMetrics: the HPA gets the value KEDA read at its last poll, not a fresh query.
+    cached: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ def from_scaled_object(obj: dict[str, Any]) -> Policy:
                 threshold=float(meta["threshold"]),
                 activation_threshold=float(meta.get("activationThreshold", 0)),
                 query=meta.get("query", ""),
+                cached=bool(raw.get("useCachedMetrics", False)),
             )
         )
     behavior = spec.get("advanced", {}).get("horizontalPodAutoscalerConfig", {}).get("behavior", {})

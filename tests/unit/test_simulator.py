@@ -193,3 +193,20 @@ def test_report_percentiles_and_plot():
     result = simulate(Scenario(fixed(1), ExponentialService(0.5), NO_COLD_START, pool_max=1), trace)
     picture = svg([result], trace.duration)
     assert picture.startswith("<svg") and "polyline" in picture and "fixed 1" in picture
+
+
+def test_a_scaled_object_without_behaviour_gets_the_defaults_of_keda_and_kubernetes():
+    policy = from_scaled_object({
+        "kind": "ScaledObject",
+        "spec": {"maxReplicaCount": 3, "triggers": [{"type": "prometheus", "useCachedMetrics": True,
+                                                     "metricType": "Value",
+                                                     "metadata": {"query": "sum(vllm:num_requests_waiting)",
+                                                                  "threshold": "4", "activationThreshold": "1"}}]},
+    })
+    bounds = (policy.min_replicas, policy.max_replicas, policy.polling_seconds, policy.cooldown_seconds)
+    assert bounds == (0, 3, 30, 300)
+    assert policy.scale_up.policies == (Rule("Percent", 100, 15), Rule("Pods", 4, 15))
+    assert policy.scale_down.stabilization_seconds == 300
+    (trigger,) = policy.triggers
+    assert (trigger.metric_type, trigger.threshold, trigger.activation_threshold, trigger.cached) == (
+        "Value", 4.0, 1.0, True)
