@@ -60,6 +60,8 @@ def recommend(base: Scenario, trace: Trace, slo_ms: float, q: float = 95, max_ca
             best.pop("_gpu")
             best["evaluated"] = evaluated
             best["minRaised"] = low > max(policy.min_replicas, 1)
+            best["staticPool"] = static_pool
             return best
     return {"found": False, "evaluated": evaluated,
-            "reason": f"even {cap} replicas kept warm miss it: the service model is too slow for this SLO"}
+            "reason": f"even with {cap} replica(s) kept warm it is missed: the service model is too slow for this "
+                      "SLO on this trace"}

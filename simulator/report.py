@@ -71,8 +71,10 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"`scaling.waitingRequestsTarget: {rec['waitingRequestsTarget']}`, "
                 f"`replicas.max: {rec['maxReplicas']}`, "
-                f"`replicas.min: {rec['minReplicas']}`, GPU pool `minNodes: {rec['poolMinNodes']}`: "
-                f"TTFT p{report['slo']['percentile']:g} {rec['ttftMs']} ms, {rec['gpuHours']} GPU-hours "
+                f"`replicas.min: {rec['minReplicas']}`, "
+                + (f"on the pool's {rec['poolMinNodes']} static node(s): " if rec.get("staticPool")
+                   else f"GPU pool `minNodes: {rec['poolMinNodes']}`: ")
+                + f"TTFT p{report['slo']['percentile']:g} {rec['ttftMs']} ms, {rec['gpuHours']} GPU-hours "
                 f"({rec['evaluated']} configurations tried)."
             )
             if rec.get("minRaised"):

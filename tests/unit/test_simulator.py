@@ -13,6 +13,7 @@ from simulator.coldstart import ColdStart
 from simulator.engine import Scenario, simulate
 from simulator.hpa import Autoscaler, proposal
 from simulator.policy import Direction, Rule, Trigger, fixed, from_scaled_object, gpu_utilisation
+from simulator.recommend import recommend
 from simulator.report import percentile, summary, svg
 from simulator.service import ExponentialService, LLMService
 from simulator.stack import config_of, from_rendered, policy_of
@@ -210,3 +211,18 @@ def test_a_scaled_object_without_behaviour_gets_the_defaults_of_keda_and_kuberne
     (trigger,) = policy.triggers
     assert (trigger.metric_type, trigger.threshold, trigger.activation_threshold, trigger.cached) == (
         "Value", 4.0, 1.0, True)
+
+
+def test_the_recommendation_meets_the_slo_and_costs_no_more_than_fixed_max():
+    policy = replace(_platform_policy(), max_replicas=3)
+    service = ExponentialService(1.0, slots=1)
+    base = Scenario(policy, service, ColdStart(None, 0, 0, 0, 30), pool_min=3, pool_max=3)
+    trace = poisson(1.5, duration=1800, seed=4)
+    rec = recommend(base, trace, slo_ms=3000)
+    assert rec["found"]
+    chosen = replace(policy.with_queue_target(rec["waitingRequestsTarget"]), min_replicas=rec["minReplicas"],
+                     max_replicas=rec["maxReplicas"])
+    again = simulate(replace(base, policy=chosen, pool_min=rec["poolMinNodes"]), trace)
+    assert percentile([t * 1000 for t in again.ttft], 95) <= 3000 and again.unfinished == 0
+    one = simulate(replace(base, policy=fixed(1)), trace)
+    assert percentile([t * 1000 for t in one.ttft], 95) > 3000  # the search had something to find
