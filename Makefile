@@ -13,7 +13,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.state
 export PULUMI_CONFIG_PASSPHRASE ?=
 endif
 
-.PHONY: help venv test lint render render-all perf conformance schemas checkov venv-bench bench preview up destroy e2e clean
+.PHONY: help venv test lint render render-all perf simulate conformance schemas checkov venv-bench bench preview up destroy e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ render-all: $(STAMP) ## render every stack file, root and examples/
 
 perf: $(STAMP) ## print render time per stack file and per added model (numbers only, no pass/fail)
 	$(PY) -m tooling.perf
+
+simulate: $(STAMP) ## autoscaling simulation of MODEL in STACK (TRACE=, SLO_MS=): report, timeline, recommendation
+	$(PY) -m simulator $(STACK) $(MODEL) $(if $(TRACE),--trace '$(TRACE)') $(if $(SLO_MS),--slo-ms $(SLO_MS)) \
+	  $(if $(SIM_OUT),--out $(SIM_OUT)) $(SIMULATE_ARGS)
 
 conformance: render ## validate the rendered objects strictly against the official schemas
 	$(PY) -m tooling.conformance $(OUT)
