@@ -25,6 +25,8 @@ PROFILES: dict[str, tuple[str, ...]] = {
 }
 GPU_STACKS = ("gke-managed", "operator", "none")
 SECRET_BACKENDS = ("external-secrets", "sops", "none")
+# Serving engines a ModelSpec may name; a catalog entry may apply only where one is used.
+ENGINES = ("vllm", "kserve", "llm-d", "kubeai")
 SEMVER = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 CATALOG_KEYS = {"name", "layer", "wave", "namespace", "chart", "when", "serverSideApply", "podSecurity", "values"}
 # Pod Security Standard enforced on a component's namespace; privileged only where the
@@ -56,9 +58,25 @@ class CatalogEntry:
     # Conditions on ClusterFacts/config, e.g. {"gpuStack": ["operator"]}.
     when: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def applies(self, gpu_stack: str, secrets_backend: str, substrate: str | None = None) -> bool:
+    def applies(
+        self, gpu_stack: str, secrets_backend: str, substrate: str | None = None, engines: frozenset[str] = frozenset()
+    ) -> bool:
+        return self.unmet(gpu_stack, secrets_backend, substrate, engines) is None
+
+    def unmet(
+        self, gpu_stack: str, secrets_backend: str, substrate: str | None = None, engines: frozenset[str] = frozenset()
+    ) -> tuple[str, object] | None:
+        """The first `when` condition the stack does not meet, as (key, what the stack has), or None.
+
+        `engine` holds when any model of the stack uses one of the listed engines."""
         facts = {"gpuStack": gpu_stack, "secretsBackend": secrets_backend, "substrate": substrate}
-        return all(facts[key] in allowed for key, allowed in self.when.items())
+        for key, allowed in self.when.items():
+            if key == "engine":
+                if not set(engines) & set(allowed):
+                    return key, sorted(engines)
+            elif facts[key] not in allowed:
+                return key, facts[key]
+        return None
 
 
 def _entry(path: Path) -> CatalogEntry:
@@ -95,7 +113,7 @@ def _entry(path: Path) -> CatalogEntry:
         raise CatalogError(f"{where}: chart version {pin.version!r} is not a pinned semantic version")
     if not pin.repo_url.startswith(("https://", "oci://")):
         raise CatalogError(f"{where}: chart repoURL must be https:// or oci://")
-    allowed = {"gpuStack": GPU_STACKS, "secretsBackend": SECRET_BACKENDS, "substrate": SUBSTRATES}
+    allowed = {"gpuStack": GPU_STACKS, "secretsBackend": SECRET_BACKENDS, "substrate": SUBSTRATES, "engine": ENGINES}
     for key, values in entry.when.items():
         if key not in allowed or not set(values) <= set(allowed[key]):
             raise CatalogError(f"{where}: when.{key} must list values from {allowed.get(key, allowed)}")

@@ -64,7 +64,7 @@ def _enabled_entries(cfg: StackConfig, facts: dict[str, Any], layer: str) -> lis
         for e in load_catalog().values()
         if e.layer == layer
         and cfg.enabled(e.name)
-        and e.applies(facts["gpuStack"], cfg.secrets.backend, facts["substrate"])
+        and e.applies(facts["gpuStack"], cfg.secrets.backend, facts["substrate"], cfg.engines)
     ]
     return sorted(entries, key=lambda e: (e.wave, e.name))
 

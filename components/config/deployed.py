@@ -52,12 +52,15 @@ def not_deployed(cfg: StackConfig, entry: CatalogEntry) -> str | None:
     """Why this stack never deploys `entry` whatever its `enabled` says, or None."""
     if entry.layer not in cfg.layers:
         return f"it is in layer {entry.layer!r}, which profile {cfg.profile!r} does not include"
-    facts = {"gpuStack": cfg.gpu_stack, "secretsBackend": cfg.secrets.backend}
-    label = {"gpuStack": f"gpuStack (substrate {cfg.substrate.kind})", "secretsBackend": "secrets.backend"}
-    for key, allowed in entry.when.items():
-        if facts[key] not in allowed:
-            return (
-                f"it is deployed only where {key} is {' or '.join(allowed)}, "
-                f"and this stack's {label[key]} is {facts[key]!r}"
-            )
-    return None
+    unmet = entry.unmet(cfg.gpu_stack, cfg.secrets.backend, cfg.substrate.kind, cfg.engines)
+    if unmet is None:
+        return None
+    key, has = unmet
+    label = {
+        "gpuStack": f"gpuStack (substrate {cfg.substrate.kind})",
+        "secretsBackend": "secrets.backend",
+        "substrate": "substrate.kind",
+        "engine": "models' engines",
+    }[key]
+    allowed = entry.when[key]
+    return f"it is deployed only where {key} is {' or '.join(allowed)}, and this stack's {label} is {has!r}"

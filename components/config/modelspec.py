@@ -8,11 +8,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.catalog import load_data
+from components.catalog import ENGINES, load_data
 from components.config.base import Strict, dns_label
 from components.serving import engine_flags
 
-Engine = Literal["vllm", "kserve", "llm-d", "kubeai"]
+Engine = Literal[ENGINES]
 Task = Literal["text", "speech", "embedding"]
 
 # Which tasks each engine can serve. A pair outside this table is a config error.

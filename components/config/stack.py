@@ -194,6 +194,11 @@ class StackConfig(Strict):
         return needed_secret_keys(kind, backend)
 
     @property
+    def engines(self) -> frozenset[str]:
+        """The serving engines this stack's models use."""
+        return frozenset(m.engine for m in self.models)
+
+    @property
     def gpu_stack(self) -> str:
         """How GPUs are driven on this stack's substrate (ClusterFacts.gpu_stack)."""
         return deployed.gpu_stack(self.substrate)

@@ -62,3 +62,20 @@ def test_host_level_components_get_privileged_namespaces_and_others_baseline():
     assert catalog["gpu-operator"].pod_security == "privileged"
     assert catalog["kube-prometheus-stack"].pod_security == "privileged"
     assert catalog["cert-manager"].pod_security == "baseline"
+
+
+def test_an_engine_condition_holds_when_any_model_uses_the_engine():
+    from dataclasses import replace
+
+    entry = replace(load_catalog()["keda"], when={"engine": ("kserve", "kubeai")})
+    assert entry.applies("none", "sops", "kind", frozenset({"vllm", "kubeai"}))
+    assert entry.unmet("none", "sops", "kind", frozenset({"vllm"})) == ("engine", ["vllm"])
+
+
+def test_a_substrate_condition_names_what_the_stack_has():
+    from components.config import parse_stack_config
+    from components.config.deployed import not_deployed
+
+    cfg = parse_stack_config({"substrate": {"kind": "kind"}, "secrets": {"backend": "none"}})
+    why = not_deployed(cfg, load_catalog()["hcloud-csi"])
+    assert why == "it is deployed only where substrate is hetzner, and this stack's substrate.kind is 'kind'"
