@@ -178,7 +178,10 @@ def litellm_policy(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
     outside the pod network, and elsewhere the implementation's proxy pods are the routing
     part's to label, so no pod selector would hold on every substrate.
     """
-    same_namespace = [{"podSelector": {"matchLabels": dict(TYK_POD)}}, {"podSelector": {"matchLabels": dict(RECONCILER_POD)}}]
+    same_namespace = [
+        {"podSelector": {"matchLabels": dict(TYK_POD)}},
+        {"podSelector": {"matchLabels": dict(RECONCILER_POD)}},
+    ]
     prometheus = {
         "namespaceSelector": _namespace_selector(PROMETHEUS["namespace"]),
         "podSelector": {"matchLabels": dict(PROMETHEUS["pod"])},

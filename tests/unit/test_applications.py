@@ -153,7 +153,22 @@ def test_layer_projects_list_exactly_their_sources_and_namespaces():
 def test_catalog_entries_are_pinned(entry):
     pin = load_catalog()[entry].chart
     assert pin.version[0].isdigit() or pin.version.startswith("v")
-    assert pin.repo_url.startswith("https://")
+    assert pin.repo_url.startswith(("https://", "oci://"))
+
+
+def test_an_oci_chart_is_an_argocd_oci_source():
+    from components.applications import chart_source
+    from components.catalog import ChartPin
+
+    source = chart_source(ChartPin("oci://ghcr.io/berriai", "litellm-helm", "1.109.1"), {"a": 1}, "litellm")
+    assert source == {
+        "repoURL": "oci://ghcr.io/berriai/litellm-helm",
+        "path": ".",
+        "targetRevision": "1.109.1",
+        "helm": {"releaseName": "litellm", "valuesObject": {"a": 1}},
+    }
+    https = chart_source(ChartPin("https://charts.example", "c", "1.0.0"), {}, "c")
+    assert https["chart"] == "c" and "path" not in https
 
 
 def test_gpu_operator_values_follow_the_substrate():

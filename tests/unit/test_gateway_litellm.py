@@ -18,10 +18,20 @@ from tests.plain_facts import gke_facts, operator_facts
 from tooling import chart_values as cv
 
 AGE = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
-MODEL = {"name": "qwen", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0,
-         "adapters": [{"name": "sql", "source": "hf://org/sql-lora"}]}
-EMBED = {"name": "bge", "source": "hf://BAAI/bge-small-en-v1.5", "gpus": 0, "task": "embedding",
-         "weightsSize": "1Gi", "resources": {"memory": "4Gi"}}
+MODEL = {
+    "name": "qwen",
+    "source": "hf://Qwen/Qwen2.5-0.5B-Instruct",
+    "gpus": 0,
+    "adapters": [{"name": "sql", "source": "hf://org/sql-lora"}],
+}
+EMBED = {
+    "name": "bge",
+    "source": "hf://BAAI/bge-small-en-v1.5",
+    "gpus": 0,
+    "task": "embedding",
+    "weightsSize": "1Gi",
+    "resources": {"memory": "4Gi"},
+}
 BACKUP = {"destinationPath": "s3://ledger-backups/litellm", "credentialsSecret": "litellm-backup-s3"}
 
 
@@ -33,8 +43,12 @@ def gateway_url(monkeypatch):
 
 
 def stack(**overrides) -> dict:
-    base = {"substrate": {"kind": "kind"}, "secrets": {"backend": "none"}, "profile": "llm-gateway",
-            "models": [MODEL, EMBED]}
+    base = {
+        "substrate": {"kind": "kind"},
+        "secrets": {"backend": "none"},
+        "profile": "llm-gateway",
+        "models": [MODEL, EMBED],
+    }
     return base | overrides
 
 
@@ -75,16 +89,26 @@ def test_model_list_points_every_text_and_embedding_model_and_adapter_at_the_gat
     entries = {e["model_name"]: e for e in proxy_config()["model_list"]}
     assert set(entries) == {"qwen", "sql", "bge"}
     assert entries["qwen"]["litellm_params"] == {
-        "model": "hosted_vllm/qwen", "api_base": "http://inference-gateway.llm-gateway.svc:80/qwen/v1"}
+        "model": "hosted_vllm/qwen",
+        "api_base": "http://inference-gateway.llm-gateway.svc:80/qwen/v1",
+    }
     # The adapter is served by name through its base model's route.
     assert entries["sql"]["litellm_params"] == {
-        "model": "hosted_vllm/sql", "api_base": "http://inference-gateway.llm-gateway.svc:80/qwen/v1"}
+        "model": "hosted_vllm/sql",
+        "api_base": "http://inference-gateway.llm-gateway.svc:80/qwen/v1",
+    }
     assert entries["bge"]["model_info"] == {"mode": "embedding"}
 
 
 def test_speech_models_are_not_listed():
-    speech = {"name": "whisper", "source": "hf://Systran/faster-whisper-small", "task": "speech", "gpus": 0,
-              "weightsSize": "1Gi", "resources": {"memory": "4Gi"}}
+    speech = {
+        "name": "whisper",
+        "source": "hf://Systran/faster-whisper-small",
+        "task": "speech",
+        "gpus": 0,
+        "weightsSize": "1Gi",
+        "resources": {"memory": "4Gi"},
+    }
     cfg = parse_stack_config(stack(models=[MODEL, speech]))
     assert "whisper" not in {e["model_name"] for e in proxy_config(cfg)["model_list"]}
 
@@ -103,14 +127,25 @@ def test_aliases_and_fallbacks_become_router_settings():
         ({"aliases": {"qwen": "sql"}}, "inference-platform:litellm.aliases.qwen: 'qwen' is already a model"),
         ({"fallbacks": {"qwen": ["gpt"]}}, "inference-platform:litellm.fallbacks.qwen: 'gpt' is no model"),
         ({"fallbacks": {"qwen": ["qwen"]}}, "inference-platform:litellm.fallbacks.qwen: 'qwen' cannot fall back"),
-        ({"database": {"backup": BACKUP | {"destinationPath": "ftp://x"}}},
-         "inference-platform:litellm.database.backup.destinationPath: destinationPath 'ftp://x'"),
-        ({"database": {"backup": BACKUP | {"retention": "30 days"}}},
-         "inference-platform:litellm.database.backup.retention: retention '30 days'"),
+        (
+            {"database": {"backup": BACKUP | {"destinationPath": "ftp://x"}}},
+            "inference-platform:litellm.database.backup.destinationPath: destinationPath 'ftp://x'",
+        ),
+        (
+            {"database": {"backup": BACKUP | {"retention": "30 days"}}},
+            "inference-platform:litellm.database.backup.retention: retention '30 days'",
+        ),
         ({"database": {"instances": 0}}, "inference-platform:litellm.database.instances: Input should be greater"),
     ],
-    ids=["unknown alias target", "alias hides a model", "unknown fallback", "self fallback", "bad destination",
-         "bad retention", "no instances"],
+    ids=[
+        "unknown alias target",
+        "alias hides a model",
+        "unknown fallback",
+        "self fallback",
+        "bad destination",
+        "bad retention",
+        "no instances",
+    ],
 )
 def test_bad_litellm_config_is_refused_with_the_key_path(litellm_cfg, message):
     with pytest.raises(ConfigError) as err:
@@ -128,8 +163,15 @@ def test_budgets_fail_closed_explicitly():
     assert settings["disable_spend_updates"] is False
     assert {k: settings[k] for k in FAIL_CLOSED} == FAIL_CLOSED
     # A stack cannot open the gate by override without it showing in the values.
-    opened = parse_stack_config(stack(components={"litellm": {"values": {"proxy_config": {"general_settings": {
-        "allow_requests_on_db_unavailable": True}}}}}))
+    opened = parse_stack_config(
+        stack(
+            components={
+                "litellm": {
+                    "values": {"proxy_config": {"general_settings": {"allow_requests_on_db_unavailable": True}}}
+                }
+            }
+        )
+    )
     assert proxy_config(opened)["general_settings"]["allow_requests_on_db_unavailable"] is True
 
 
@@ -137,8 +179,12 @@ def test_master_key_and_database_come_by_secret_reference_only():
     values = children()["litellm"]["spec"]["source"]["helm"]["valuesObject"]
     assert values["masterkeySecretName"] == "litellm-master-key" and values["masterkeySecretKey"] == "master-key"
     assert values["db"] == {
-        "deployStandalone": False, "useExisting": True, "endpoint": "litellm-db-rw", "database": "litellm",
-        "secret": {"name": "litellm-db-app", "usernameKey": "username", "passwordKey": "password"}}
+        "deployStandalone": False,
+        "useExisting": True,
+        "endpoint": "litellm-db-rw",
+        "database": "litellm",
+        "secret": {"name": "litellm-db-app", "usernameKey": "username", "passwordKey": "password"},
+    }
     assert values["proxy_config"]["general_settings"]["master_key"] == "os.environ/PROXY_MASTER_KEY"
     for child in children().values():
         assert list(plain_secrets(child)) == [], child["metadata"]["name"]
@@ -171,9 +217,12 @@ def test_local_stack_generates_the_master_key_in_cluster_with_least_rbac():
 
 
 def test_external_secrets_stack_reads_the_master_key_from_the_cloud_store():
-    cfg = parse_stack_config(stack(substrate={"kind": "gke", "clusterName": "c", "project": "p-123456",
-                                              "region": "europe-west4"},
-                                   secrets={"backend": "external-secrets"}))
+    cfg = parse_stack_config(
+        stack(
+            substrate={"kind": "gke", "clusterName": "c", "project": "p-123456", "region": "europe-west4"},
+            secrets={"backend": "external-secrets"},
+        )
+    )
     database = kinds(children(cfg, gke_facts())["litellm-database"])
     assert "Job" not in database
     secret = database["ExternalSecret"]
@@ -202,10 +251,13 @@ def test_backups_are_off_by_default_and_configurable():
     assert database["Cluster"]["spec"]["backup"]["retentionPolicy"] == "30d"
     scheduled = database["ScheduledBackup"]["spec"]
     assert scheduled["cluster"] == {"name": "litellm-db"} and scheduled["method"] == "barmanObjectStore"
-    gcs = parse_stack_config(stack(litellm={"database": {"backup": BACKUP | {"destinationPath": "gs://ledger-backups/p"}}}))
+    gcs = parse_stack_config(
+        stack(litellm={"database": {"backup": BACKUP | {"destinationPath": "gs://ledger-backups/p"}}})
+    )
     store = kinds(children(gcs)["litellm-database"])["Cluster"]["spec"]["backup"]["barmanObjectStore"]
     assert store["googleCredentials"] == {
-        "applicationCredentials": {"name": "litellm-backup-s3", "key": "APPLICATION_CREDENTIALS"}}
+        "applicationCredentials": {"name": "litellm-backup-s3", "key": "APPLICATION_CREDENTIALS"}
+    }
 
 
 def test_network_policy_admits_only_tyk_the_reconciler_and_prometheus():
@@ -213,9 +265,11 @@ def test_network_policy_admits_only_tyk_the_reconciler_and_prometheus():
     assert policy["podSelector"]["matchLabels"] == litellm.LITELLM_POD
     (rule,) = policy["ingress"]
     selectors = [peer.get("podSelector", {}).get("matchLabels") for peer in rule["from"]]
-    assert selectors == [{"app.kubernetes.io/name": "tyk-gateway"},
-                         {"app.kubernetes.io/component": "tenant-reconciler"},
-                         {"app.kubernetes.io/name": "prometheus"}]
+    assert selectors == [
+        {"app.kubernetes.io/name": "tyk-gateway"},
+        {"app.kubernetes.io/component": "tenant-reconciler"},
+        {"app.kubernetes.io/name": "prometheus"},
+    ]
     assert rule["from"][2]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
     assert rule["ports"] == [{"protocol": "TCP", "port": 4000}]
     egress_ports = [[p["port"] for p in r["ports"]] for r in policy["egress"]]
@@ -227,7 +281,10 @@ def test_database_admits_only_litellm_the_operator_and_its_replicas():
     assert policy["podSelector"]["matchLabels"] == {"cnpg.io/cluster": "litellm-db"}
     peers = [peer for rule in policy["ingress"] for peer in rule["from"]]
     assert [p["podSelector"]["matchLabels"] for p in peers] == [
-        litellm.LITELLM_POD, {"cnpg.io/cluster": "litellm-db"}, {"app.kubernetes.io/name": "cloudnative-pg"}]
+        litellm.LITELLM_POD,
+        {"cnpg.io/cluster": "litellm-db"},
+        {"app.kubernetes.io/name": "cloudnative-pg"},
+    ]
     assert peers[2]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "cnpg-system"}
 
 
@@ -256,16 +313,24 @@ def test_rendered_objects_are_plain_yaml():
 def _all_variants() -> list[tuple[str, list[dict]]]:
     backup = parse_stack_config(stack(litellm={"database": {"backup": BACKUP | {"endpointUrl": "https://s3.example"}}}))
     gcs = parse_stack_config(stack(litellm={"database": {"backup": BACKUP | {"destinationPath": "gs://ledger-b"}}}))
-    eso = parse_stack_config(stack(substrate={"kind": "gke", "clusterName": "c", "project": "p-123456",
-                                              "region": "europe-west4"},
-                                   secrets={"backend": "external-secrets"}))
+    eso = parse_stack_config(
+        stack(
+            substrate={"kind": "gke", "clusterName": "c", "project": "p-123456", "region": "europe-west4"},
+            secrets={"backend": "external-secrets"},
+        )
+    )
     sops = parse_stack_config(stack(secrets={"backend": "sops"}, sopsAgeKey=AGE), secret_keys=["sopsAgeKey"])
-    variants = [("kind", None, None), ("s3 backup", backup, None), ("gcs backup", gcs, None),
-                ("external-secrets", eso, gke_facts()), ("sops", sops, None)]
+    variants = [
+        ("kind", None, None),
+        ("s3 backup", backup, None),
+        ("gcs backup", gcs, None),
+        ("external-secrets", eso, gke_facts()),
+        ("sops", sops, None),
+    ]
     found = []
     for label, cfg, facts in variants:
         apps = list(children(cfg, facts).values())
-        found.append((label, apps + [o for a in apps if a["spec"]["source"]["chart"] == "raw" for o in objects(a)]))
+        found.append((label, apps + [o for a in apps if a["spec"]["source"].get("chart") == "raw" for o in objects(a)]))
     return found
 
 
