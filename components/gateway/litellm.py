@@ -369,7 +369,21 @@ def master_key_generator(image: str) -> list[dict[str, Any]]:
             },
         },
     }
-    return [sa, role, binding, job]
+    # The Job talks to the API server only (its Service address comes from the environment, so
+    # no DNS); it is reached by nothing. 443 is the kubernetes Service, 6443 the usual endpoint.
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(MASTER_KEY_JOB),
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": MASTER_KEY_JOB}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [{"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}],
+        },
+    }
+    policy["metadata"]["annotations"] = {"argocd.argoproj.io/sync-wave": "-1"}
+    return [sa, role, binding, policy, job]
 
 
 def master_key(cfg: StackConfig, image: str) -> list[dict[str, Any]]:

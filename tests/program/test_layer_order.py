@@ -26,7 +26,7 @@ def roots_by_layer(run) -> dict[str, list]:
 
 def layer_order(stack: str) -> list[str]:
     profile = stack_config(stack).get("profile", "serving")
-    return ["platform", "serving", "llm-gateway", "experience"][: {"platform": 1, "serving": 2}.get(profile, 4)]
+    return ["platform", "serving", "llm-gateway", "experience"][: {"platform": 1, "serving": 2, "llm-gateway": 3}.get(profile, 4)]
 
 
 def destroy_order(run) -> list[str]:

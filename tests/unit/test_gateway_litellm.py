@@ -69,6 +69,11 @@ def kinds(child: dict) -> dict[str, dict]:
     return {o["kind"]: o for o in objects(child)}
 
 
+def named(child: dict, kind: str, name: str) -> dict:
+    (found,) = [o for o in objects(child) if o["kind"] == kind and o["metadata"]["name"] == name]
+    return found
+
+
 def proxy_config(cfg=None, facts=None) -> dict:
     return children(cfg, facts)["litellm"]["spec"]["source"]["helm"]["valuesObject"]["proxy_config"]
 
@@ -209,6 +214,11 @@ def test_local_stack_generates_the_master_key_in_cluster_with_least_rbac():
     (container,) = pod["containers"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    # Reached by nothing; reaches the API server only.
+    job_policy = named(children()["litellm-database"], "NetworkPolicy", "litellm-master-key")["spec"]
+    assert job_policy["ingress"] == []
+    assert job_policy["podSelector"]["matchLabels"].items() <= job["spec"]["template"]["metadata"]["labels"].items()
+    assert [p["port"] for p in job_policy["egress"][0]["ports"]] == [443, 6443]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert (env["SECRET_NAME"], env["DATA_KEY"]) == ("litellm-master-key", "master-key")
     # The script's only output names the Secret; it never prints the key.
@@ -277,7 +287,7 @@ def test_network_policy_admits_only_tyk_the_reconciler_and_prometheus():
 
 
 def test_database_admits_only_litellm_the_operator_and_its_replicas():
-    policy = kinds(children()["litellm-database"])["NetworkPolicy"]["spec"]
+    policy = named(children()["litellm-database"], "NetworkPolicy", "litellm-db-ingress")["spec"]
     assert policy["podSelector"]["matchLabels"] == {"cnpg.io/cluster": "litellm-db"}
     peers = [peer for rule in policy["ingress"] for peer in rule["from"]]
     assert [p["podSelector"]["matchLabels"] for p in peers] == [
