@@ -309,7 +309,7 @@ def test_litellm_values_keys_exist_in_the_pinned_chart(facts):
 
 def test_chart_pins_match_the_litellm_release_and_image():
     entry = load_catalog()["litellm"]
-    assert entry.values["image"]["tag"] == f"main-v{entry.chart.version}"
+    assert entry.values["image"]["tag"] == f"v{entry.chart.version}"
     assert entry.values["db"] == {"deployStandalone": False, "useExisting": True}
     operator = load_catalog()["cloudnative-pg"]
     assert (operator.layer, operator.namespace) == ("platform", "cnpg-system")
