@@ -41,9 +41,10 @@ FREE_FORM: dict[str, tuple[str, ...]] = {
     # entry into an environment variable of that name: the controller's flags and variables
     # (HCLOUD_*), not the chart's.
     "hcloud-cloud-controller-manager": ("args.*", "env.*"),
-    # proxy_config is written as LiteLLM's config.yaml (keys are LiteLLM's); the security
-    # contexts and resources are copied into the pod spec as they are.
-    "litellm-helm": ("proxy_config", "podSecurityContext", "securityContext", "resources"),
+    # proxy_config is written as LiteLLM's config.yaml (keys are LiteLLM's); envVars become
+    # environment variables of those names; the security contexts and resources are copied
+    # into the pod spec as they are.
+    "litellm-helm": ("proxy_config", "envVars", "podSecurityContext", "securityContext", "resources"),
 }
 
 # Chart values the chart copies into a custom resource: chart path -> (CRD schema file, dotted

@@ -311,6 +311,8 @@ def test_chart_pins_match_the_litellm_release_and_image():
     entry = load_catalog()["litellm"]
     assert entry.values["image"]["tag"] == f"v{entry.chart.version}"
     assert entry.values["db"] == {"deployStandalone": False, "useExisting": True}
+    # Egress is closed but to the Gateway and the database: LiteLLM must not fetch on its own.
+    assert entry.values["envVars"]["LITELLM_OFFLINE_MODE"] == "true"
     operator = load_catalog()["cloudnative-pg"]
     assert (operator.layer, operator.namespace) == ("platform", "cnpg-system")
 
