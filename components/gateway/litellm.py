@@ -42,8 +42,12 @@ DATABASE = "litellm"
 DATABASE_HOST = f"{CLUSTER}-rw"
 DATABASE_SECRET = f"{CLUSTER}-app"
 POSTGRES_PORT = 5432
-# The instance manager's status endpoint, which the operator calls.
+# The instance manager's status endpoint, which the operator calls, and its metrics exporter.
 INSTANCE_STATUS_PORT = 8000
+METRICS_PORT = 9187
+# CloudNativePG 1.30's default (pkg/versions/versions.go), pinned here so an operator bump never
+# moves Postgres to a new major version behind the ledger's back.
+POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:18.4-system-trixie"
 MASTER_KEY_SECRET = "litellm-master-key"
 MASTER_KEY_KEY = "master-key"
 # The cloud secret manager entry the ExternalSecret reads (external-secrets backend).
@@ -79,6 +83,7 @@ def database_cluster(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
     db = cfg.litellm.database
     spec: dict[str, Any] = {
         "instances": _instances(cfg, facts),
+        "imageName": POSTGRES_IMAGE,
         "storage": {"size": db.storage, "storageClass": facts["storageClass"]},
         "bootstrap": {"initdb": {"database": DATABASE, "owner": DATABASE}},
         # No superuser Secret: nothing here needs one.
@@ -129,8 +134,23 @@ def scheduled_backup(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
+def database_monitor() -> dict[str, Any]:
+    """Prometheus scrapes each instance's exporter (CloudNativePG 1.30 deprecates the Cluster's own
+    enablePodMonitor in favour of a PodMonitor written beside it)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": _meta(CLUSTER),
+        "spec": {
+            "selector": {"matchLabels": {"cnpg.io/cluster": CLUSTER}},
+            "podMetricsEndpoints": [{"port": "metrics"}],
+        },
+    }
+
+
 def database_policy() -> dict[str, Any]:
-    """Only LiteLLM (and its migration Job), the operator and the cluster's own replicas reach Postgres."""
+    """Only LiteLLM (and its migration Job), the operator and the cluster's own replicas reach
+    Postgres; Prometheus reaches the exporter."""
     own = {"podSelector": {"matchLabels": {"cnpg.io/cluster": CLUSTER}}}
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -155,6 +175,15 @@ def database_policy() -> dict[str, Any]:
                         {"protocol": "TCP", "port": INSTANCE_STATUS_PORT},
                         {"protocol": "TCP", "port": POSTGRES_PORT},
                     ],
+                },
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": _namespace_selector(PROMETHEUS["namespace"]),
+                            "podSelector": {"matchLabels": dict(PROMETHEUS["pod"])},
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
                 },
             ],
         },
@@ -393,7 +422,7 @@ def master_key(cfg: StackConfig, image: str) -> list[dict[str, Any]]:
 
 
 def database_objects(cfg: StackConfig, facts: dict[str, Any], image: str) -> list[dict[str, Any]]:
-    objects = [database_cluster(cfg, facts), database_policy()]
+    objects = [database_cluster(cfg, facts), database_policy(), database_monitor()]
     if cfg.litellm.database.backup is not None:
         objects.append(scheduled_backup(cfg))
     return objects + master_key(cfg, image)

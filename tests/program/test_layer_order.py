@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from components.catalog import PROFILES
 from tests.conftest import STACKS, stack_run
 from tests.program.test_stacks import stack_config
 from tooling.mocks import RecordingMonitor
@@ -26,7 +27,7 @@ def roots_by_layer(run) -> dict[str, list]:
 
 def layer_order(stack: str) -> list[str]:
     profile = stack_config(stack).get("profile", "serving")
-    return ["platform", "serving", "llm-gateway", "experience"][: {"platform": 1, "serving": 2, "llm-gateway": 3}.get(profile, 4)]
+    return list(PROFILES[profile])
 
 
 def destroy_order(run) -> list[str]:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pulumi.runtime.sync_await import _sync_await
 
+from components.catalog import PROFILES
 from tests.conftest import STACKS, stack_run
 from tooling.graph import ordering
 from tooling.mocks import UNKNOWN, contains_unknown
@@ -79,7 +80,7 @@ def test_roots_per_layer_with_cascade_finalizer_after_argocd(run):
     assert release.inputs["version"] and release.inputs["chart"] == "argo-cd"
     roots = run.of_type("kubernetes:argoproj.io/v1alpha1:Application")
     profile = stack_config(run.stack).get("profile", "serving")
-    expected = ["platform", "serving", "llm-gateway", "experience"][: {"platform": 1, "serving": 2, "llm-gateway": 3}.get(profile, 4)]
+    expected = list(PROFILES[profile])
     layers: dict[str, list[str]] = {}
     for root in roots:
         layers.setdefault(root.inputs["metadata"]["labels"]["inference-platform/layer"], []).append(root.name)

@@ -247,6 +247,8 @@ def test_database_instances_and_storage_per_substrate():
     assert cluster["spec"]["instances"] == 2
     assert cluster["spec"]["storage"]["storageClass"] == "standard-rwo"
     assert cluster["spec"]["bootstrap"] == {"initdb": {"database": "litellm", "owner": "litellm"}}
+    # Postgres is pinned: an operator bump does not move the ledger to a new major version.
+    assert cluster["spec"]["imageName"] == "ghcr.io/cloudnative-pg/postgresql:18.4-system-trixie"
 
 
 def test_backups_are_off_by_default_and_configurable():
@@ -294,8 +296,14 @@ def test_database_admits_only_litellm_the_operator_and_its_replicas():
         litellm.LITELLM_POD,
         {"cnpg.io/cluster": "litellm-db"},
         {"app.kubernetes.io/name": "cloudnative-pg"},
+        {"app.kubernetes.io/name": "prometheus"},
     ]
     assert peers[2]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "cnpg-system"}
+    ports = [[p["port"] for p in rule["ports"]] for rule in policy["ingress"]]
+    # Postgres to LiteLLM and replicas; status and Postgres to the operator; the exporter to Prometheus.
+    assert ports == [[5432], [8000, 5432], [9187]]
+    monitor = kinds(children()["litellm-database"])["PodMonitor"]["spec"]
+    assert monitor["selector"]["matchLabels"] == {"cnpg.io/cluster": "litellm-db"}
 
 
 @pytest.mark.parametrize("facts", [kind_facts(), gke_facts()], ids=["kind", "gke"])
@@ -355,7 +363,15 @@ def test_every_object_validates_strictly():
         for obj in found:
             kinds_seen.add(obj["kind"])
             assert checker.validate(obj) == [], f"{label}: {obj['kind']}/{obj['metadata']['name']}"
-    assert {"Cluster", "ScheduledBackup", "ExternalSecret", "Job", "NetworkPolicy", "ServiceMonitor"} <= kinds_seen
+    assert {
+        "Cluster",
+        "ScheduledBackup",
+        "ExternalSecret",
+        "Job",
+        "NetworkPolicy",
+        "ServiceMonitor",
+        "PodMonitor",
+    } <= kinds_seen
 
 
 def test_secret_reference_keys_are_not_mistaken_for_secrets_but_literals_are():
