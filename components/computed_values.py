@@ -190,8 +190,9 @@ def litellm_values(cfg: Any, facts: Facts, database: dict[str, str], master_key:
     }
     if router:
         proxy_config["router_settings"] = router
-    return {
-        "replicaCount": 1 if facts["substrate"] == "kind" else 2,
+    replicas = 1 if facts["substrate"] == "kind" else 2
+    values: dict[str, Any] = {
+        "replicaCount": replicas,
         "masterkeySecretName": master_key["name"],
         "masterkeySecretKey": master_key["key"],
         "db": {
@@ -201,3 +202,7 @@ def litellm_values(cfg: Any, facts: Facts, database: dict[str, str], master_key:
         },
         "proxy_config": proxy_config,
     }
+    if replicas > 1:
+        # A node drain never takes every LiteLLM replica at once.
+        values["pdb"] = {"enabled": True, "minAvailable": 1}
+    return values

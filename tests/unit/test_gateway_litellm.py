@@ -241,6 +241,13 @@ def test_external_secrets_stack_reads_the_master_key_from_the_cloud_store():
     assert secret["spec"]["data"] == [{"secretKey": "master-key", "remoteRef": {"key": "litellm-master-key"}}]
 
 
+def test_litellm_replicas_and_disruption_budget_per_substrate():
+    local = children()["litellm"]["spec"]["source"]["helm"]["valuesObject"]
+    assert local["replicaCount"] == 1 and "pdb" not in local
+    gke = children(facts=gke_facts())["litellm"]["spec"]["source"]["helm"]["valuesObject"]
+    assert gke["replicaCount"] == 2 and gke["pdb"] == {"enabled": True, "minAvailable": 1}
+
+
 def test_database_instances_and_storage_per_substrate():
     assert kinds(children()["litellm-database"])["Cluster"]["spec"]["instances"] == 1
     cluster = litellm.database_cluster(parse_stack_config(stack()), gke_facts())
