@@ -206,6 +206,9 @@ def litellm_policy(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
     The Gateway is reached by port: on GKE the managed Gateway's address is a load balancer
     outside the pod network, and elsewhere the implementation's proxy pods are the routing
     part's to label, so no pod selector would hold on every substrate.
+
+    With Tyk turned off, clients are LiteLLM's previous hop: the port is open to every source
+    and LiteLLM's virtual keys are the edge.
     """
     same_namespace = [
         {"podSelector": {"matchLabels": dict(TYK_POD)}},
@@ -244,6 +247,8 @@ def litellm_policy(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
                     "from": [*same_namespace, prometheus],
                     "ports": [{"protocol": "TCP", "port": names.LITELLM_PORT}],
                 }
+                if cfg.enabled("tyk")
+                else {"ports": [{"protocol": "TCP", "port": names.LITELLM_PORT}]}
             ],
             "egress": egress,
         },

@@ -295,6 +295,16 @@ def test_network_policy_admits_only_tyk_the_reconciler_and_prometheus():
     assert egress_ports == [[53, 53], [5432], [80]]
 
 
+def test_without_tyk_clients_reach_litellm_directly():
+    from components.config.stack import ComponentOverride
+
+    cfg = parse_stack_config(stack())
+    no_tyk = cfg.model_copy(update={"components": {"tyk": ComponentOverride(enabled=False)}})
+    (rule,) = litellm.litellm_policy(no_tyk, kind_facts())["spec"]["ingress"]
+    assert rule == {"ports": [{"protocol": "TCP", "port": 4000}]}
+    assert "from" in litellm.litellm_policy(cfg, kind_facts())["spec"]["ingress"][0]
+
+
 def test_database_admits_only_litellm_the_operator_and_its_replicas():
     policy = named(children()["litellm-database"], "NetworkPolicy", "litellm-db-ingress")["spec"]
     assert policy["podSelector"]["matchLabels"] == {"cnpg.io/cluster": "litellm-db"}
