@@ -395,3 +395,16 @@ def test_secret_reference_keys_are_not_mistaken_for_secrets_but_literals_are():
     assert list(plain_secrets({"masterkeySecretName": "s", "masterkeySecretKey": "master-key"})) == []
     assert list(plain_secrets({"masterkeySecretKey": "sk-1234"})) == ["masterkeySecretKey"]
     assert list(plain_secrets({"proxy_config": {"general_settings": {"master_key": "os.environ/X"}}})) == []
+
+
+def test_layers_carry_the_operator_in_platform_and_litellm_in_the_gateway_project():
+    from components.layers import build_layers
+
+    layers = {layer.name: layer for layer in build_layers(parse_stack_config(stack()), kind_facts(), {"argocd"})}
+    platform = {c["metadata"]["name"]: c for c in layers["platform"].children}
+    assert platform["cloudnative-pg"]["spec"]["destination"]["namespace"] == "cnpg-system"
+    project = layers["llm-gateway"].project["spec"]
+    assert "oci://ghcr.io/berriai/litellm-helm" in project["sourceRepos"]
+    assert {"server": "https://kubernetes.default.svc", "namespace": "llm-gateway"} in project["destinations"]
+    gateway = {c["metadata"]["name"] for c in layers["llm-gateway"].children}
+    assert {"litellm-database", "litellm", "litellm-policies"} <= gateway
