@@ -46,21 +46,17 @@ def pod_security_labels(level: str) -> dict[str, str]:
 
 
 def chart_source(pin: ChartPin, values: dict[str, Any], release: str) -> dict[str, Any]:
+    helm = {"releaseName": release, "valuesObject": values}
     if pin.repo_url.startswith("oci://"):
-        # Argo CD's native OCI source (3.1 and later): the chart's own repository as repoURL and
-        # path "." for a Helm chart artifact; no repository has to be registered for a public one.
+        # An OCI chart is an Argo CD OCI source (Argo CD 3.1+): the artifact's full reference,
+        # its tag, and path "." (the chart is the artifact's root); anonymous for public registries.
         return {
             "repoURL": f"{pin.repo_url.rstrip('/')}/{pin.name}",
             "path": ".",
             "targetRevision": pin.version,
-            "helm": {"releaseName": release, "valuesObject": values},
+            "helm": helm,
         }
-    return {
-        "repoURL": pin.repo_url,
-        "chart": pin.name,
-        "targetRevision": pin.version,
-        "helm": {"releaseName": release, "valuesObject": values},
-    }
+    return {"repoURL": pin.repo_url, "chart": pin.name, "targetRevision": pin.version, "helm": helm}
 
 
 def manifests_source(objects: list[dict[str, Any]], release: str) -> dict[str, Any]:

@@ -120,3 +120,89 @@ COMPUTED: dict[str, Callable[[Facts], dict[str, Any]]] = {
 def computed_values(component: str, facts: Facts) -> dict[str, Any]:
     fn = COMPUTED.get(component)
     return fn(facts) if fn else {}
+
+
+# --- LiteLLM (llm-gateway layer): values from the models and the database, not ClusterFacts alone.
+
+# LiteLLM refuses requests it cannot account for: each is the documented general_settings key of
+# LiteLLM 1.109 (litellm/proxy/_types.py ConfigGeneralSettings; read in proxy_server.py and
+# auth/user_api_key_auth.py), set explicitly so a changed upstream default cannot open the gate.
+FAIL_CLOSED = {
+    # A database outage fails authentication instead of issuing a fallback identity.
+    "allow_requests_on_db_unavailable": False,
+    # When spend cannot be verified against the database, the request gets 503, not a pass.
+    "fail_closed_budget_enforcement": True,
+    # Concurrent requests reserve budget before they run, so a burst cannot overspend.
+    "disable_budget_reservation": False,
+    # Spend is written to keys, teams and the ledger.
+    "disable_spend_updates": False,
+    "disable_spend_logs": False,
+    # Monthly budgets reset.
+    "disable_reset_budget": False,
+}
+
+
+def _served(model: Any) -> list[tuple[str, str, str]]:
+    """(name clients call, name the server serves, task) for a model and its adapters."""
+    return [(model.name, model.name, model.task)] + [(a.name, a.name, model.task) for a in model.adapters]
+
+
+def litellm_model_list(cfg: Any, facts: Facts) -> list[dict[str, Any]]:
+    """One LiteLLM deployment per text/embedding model and LoRA adapter, through the Gateway."""
+    from components.gateway import names
+
+    entries = []
+    for model in cfg.models:
+        if model.task not in ("text", "embedding"):
+            continue
+        # Adapters are routed by name through their base model's pool: the base model's route.
+        base = names.model_url(model.name, facts)
+        for name, served, task in _served(model):
+            entry: dict[str, Any] = {
+                "model_name": name,
+                # hosted_vllm/: LiteLLM's provider for vLLM's OpenAI API; it needs no API key
+                # (litellm/llms/hosted_vllm), so none is invented and none sits in the values.
+                "litellm_params": {"model": f"hosted_vllm/{served}", "api_base": base},
+            }
+            if task == "embedding":
+                entry["model_info"] = {"mode": "embedding"}
+            entries.append(entry)
+    return entries
+
+
+def litellm_values(cfg: Any, facts: Facts, database: dict[str, str], master_key: dict[str, str]) -> dict[str, Any]:
+    """LiteLLM chart values computed from the stack: models, database, master key, replicas."""
+    router: dict[str, Any] = {}
+    if cfg.litellm.aliases:
+        router["model_group_alias"] = dict(cfg.litellm.aliases)
+    if cfg.litellm.fallbacks:
+        router["fallbacks"] = [{model: list(targets)} for model, targets in cfg.litellm.fallbacks.items()]
+    proxy_config: dict[str, Any] = {
+        "model_list": litellm_model_list(cfg, facts),
+        "litellm_settings": {
+            # LiteLLM's Prometheus metrics (open source, no licence check in 1.109).
+            "callbacks": ["prometheus"],
+            # /metrics without a key: the NetworkPolicy lets only Prometheus, Tyk and the tenant
+            # reconciler reach the port, and the metrics carry names and counts, never keys.
+            "require_auth_for_metrics_endpoint": False,
+        },
+        "general_settings": {"master_key": "os.environ/PROXY_MASTER_KEY", **FAIL_CLOSED},
+    }
+    if router:
+        proxy_config["router_settings"] = router
+    replicas = 1 if facts["substrate"] == "kind" else 2
+    values: dict[str, Any] = {
+        "replicaCount": replicas,
+        "masterkeySecretName": master_key["name"],
+        "masterkeySecretKey": master_key["key"],
+        "db": {
+            "endpoint": database["host"],
+            "database": database["database"],
+            "secret": {"name": database["secret"], "usernameKey": "username", "passwordKey": "password"},
+        },
+        "proxy_config": proxy_config,
+    }
+    if replicas > 1:
+        # A node drain never takes every LiteLLM replica at once.
+        values["pdb"] = {"enabled": True, "minAvailable": 1}
+    return values

@@ -82,6 +82,16 @@ def carried_objects(props: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield from carried_objects(obj)
 
 
+def _names_a_key(mapping: Any, key: str) -> bool:
+    """A key naming a key inside a Secret, not a secret value: `fooSecretKey` beside
+    `fooSecretName` (a chart reference, e.g. LiteLLM's masterkeySecretName/masterkeySecretKey),
+    or an External Secrets data item's `secretKey` beside its `remoteRef`."""
+    if not key.lower().endswith("secretkey"):
+        return False
+    prefix = key[: -len("SecretKey")].lower()
+    return "remoteRef" in mapping or any(str(k).lower() == f"{prefix}secretname" for k in mapping)
+
+
 def _is_application(r: Resource) -> bool:
     return r.type.endswith(":Application") and r.type.startswith("kubernetes:argoproj.io")
 
@@ -121,7 +131,8 @@ def no_secret_values_in_applications(r: Resource) -> list[str]:
             if node.get("kind") == "Secret" and "apiVersion" in node:
                 problems.append(f"{r.name}: carries a Secret object at {path}; use ExternalSecret or SopsSecret")
             for key, value in node.items():
-                if SECRET_KEY.search(str(key)) and isinstance(value, str) and value:
+                literal = isinstance(value, str) and value and not _names_a_key(node, str(key))
+                if SECRET_KEY.search(str(key)) and literal:
                     problems.append(f"{r.name}: literal secret-like value at {path}.{key}")
                 walk(value, f"{path}.{key}")
         elif isinstance(node, list):

@@ -22,6 +22,10 @@ def gke_facts(gpus_per_node: int = 1) -> dict[str, Any]:
         ],
         "storageClass": "standard-rwo",
         "storageShared": False,
+        "gatewayClass": "gke-l7-rilb",
+        "gatewayAddress": "10.10.15.253",
+        "gatewayAddressName": "inference-gw-inference-gateway",
+        "gatewaySourceRanges": ["10.11.0.0/23"],
         "secretStore": {
             "backend": "gcp-secret-manager",
             "project": "p-123456",
@@ -32,4 +36,13 @@ def gke_facts(gpus_per_node: int = 1) -> dict[str, Any]:
 
 def operator_facts() -> dict[str, Any]:
     no_store = {"backend": "none", "project": None, "identity": None}
-    return gke_facts() | {"substrate": "existing", "gpuStack": "operator", "secretStore": no_store}
+    return gke_facts() | {
+        "substrate": "existing",
+        "gpuStack": "operator",
+        "secretStore": no_store,
+        # Where the platform runs its own Gateway (Istio), reached by its Service.
+        "gatewayClass": "istio",
+        "gatewayAddress": None,
+        "gatewayAddressName": None,
+        "gatewaySourceRanges": [],
+    }

@@ -46,6 +46,10 @@ FREE_FORM: dict[str, tuple[str, ...]] = {
     # Documented only as commented examples in values.yaml (their templates read them): the
     # pool's pod selector (required) and extra EPP config files, keyed by file name.
     "inferencepool": ("inferencePool.modelServers", "inferenceExtension.pluginsCustomConfig"),
+    # proxy_config is written as LiteLLM's config.yaml (keys are LiteLLM's); envVars become
+    # environment variables of those names; the security contexts and resources are copied
+    # into the pod spec as they are.
+    "litellm-helm": ("proxy_config", "envVars", "podSecurityContext", "securityContext", "resources"),
 }
 
 # Chart values the chart copies into a custom resource: chart path -> (CRD schema file, dotted

@@ -29,6 +29,12 @@ def secret_like(key: str) -> bool:
     return word.endswith(SECRET_ENDINGS)
 
 
+def _names_a_key_of(key: str, siblings: Mapping[str, Any]) -> bool:
+    """`fooSecretKey` beside `fooSecretName` names a key inside that Secret (e.g. the LiteLLM
+    chart's masterkeySecretName/masterkeySecretKey), not a secret key."""
+    return key.endswith("SecretKey") and f"{key[: -len('Key')]}Name" in siblings
+
+
 def _key(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -43,6 +49,8 @@ def plain_secrets(values: Any, path: str = "") -> Iterator[str]:
             yield _key(path, "value")
         for key, value in values.items():
             key = str(key)
+            if _names_a_key_of(key, values):
+                continue
             if isinstance(value, str) and value and secret_like(key):
                 yield _key(path, key)
             else:

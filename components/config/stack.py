@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from components.catalog import PROFILES, load_catalog, load_data
 from components.config import deployed, plaintext
 from components.config.base import Strict, dns_label, key_error
+from components.config.litellm import LiteLLMConfig
 from components.config.modelspec import ModelSpec
 from components.config.substrates import SubstrateConfig
 from components.config.tenants import Tenant
@@ -109,6 +110,7 @@ class StackConfig(Strict):
     components: dict[str, ComponentOverride] = Field(default_factory=dict)
     models: list[ModelSpec] = Field(default_factory=list)
     tenants: list[Tenant] = Field(default_factory=list)
+    litellm: LiteLLMConfig = LiteLLMConfig()
     kubeconfig: SecretStr | None = None
     sops_age_key: SecretStr | None = None
     supervisor_kubeconfig: SecretStr | None = None
@@ -265,6 +267,24 @@ class StackConfig(Strict):
                     raise key_error(
                         f"tenants[{i}].{key}", f"{key} is enforced by Tyk, which is turned off; enable tyk or remove it"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _litellm(self) -> StackConfig:
+        """Aliases and fallbacks name models that exist; an alias does not hide a model."""
+        callable_ = {m.name for m in self.models} | {a.name for m in self.models for a in m.adapters}
+        have = ", ".join(sorted(callable_)) or "none"
+        for alias, target in self.litellm.aliases.items():
+            if alias in callable_:
+                raise key_error(f"litellm.aliases.{alias}", f"{alias!r} is already a model or adapter name")
+            if target not in callable_:
+                raise key_error(f"litellm.aliases.{alias}", f"{target!r} is no model or adapter; have: {have}")
+        for model, targets in self.litellm.fallbacks.items():
+            for name in [model, *targets]:
+                if name not in callable_:
+                    raise key_error(f"litellm.fallbacks.{model}", f"{name!r} is no model or adapter; have: {have}")
+            if model in targets:
+                raise key_error(f"litellm.fallbacks.{model}", f"{model!r} cannot fall back to itself")
         return self
 
     def _check_models(self) -> None:

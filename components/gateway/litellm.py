@@ -1,15 +1,482 @@
-"""The llm-gateway layer's litellm part."""
+"""The llm-gateway layer's LiteLLM part: virtual keys, budgets, TPM/RPM and the spend ledger.
+
+Children (namespace llm-gateway):
+- `litellm-database` (wave 5): the CloudNativePG Cluster `litellm-db` (database `litellm`, owner
+  `litellm`; CloudNativePG writes Secret `litellm-db-app` with username/password), its
+  NetworkPolicy, optional backups (ScheduledBackup), and the master key Secret
+  `litellm-master-key` (key `master-key`) delivered per secrets backend.
+- `litellm` (wave 10): the pinned LiteLLM chart, database and master key by Secret reference only.
+- `litellm-policies` (wave 10): the NetworkPolicy in front of LiteLLM and its ServiceMonitor.
+
+Pod labels others select on:
+- LiteLLM pods (and its migration Job): `app.kubernetes.io/name: litellm`,
+  `app.kubernetes.io/instance: litellm`.
+- Database pods: `cnpg.io/cluster: litellm-db`.
+Callers LiteLLM admits: Tyk pods `app.kubernetes.io/name: tyk-gateway` and the tenant reconcile
+Job's pods `app.kubernetes.io/component: tenant-reconciler` (both in llm-gateway), and
+Prometheus (`app.kubernetes.io/name: prometheus` in namespace monitoring).
+"""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
+from urllib.parse import urlsplit
 
+from components.applications import application, chart_source, manifests_source
+from components.catalog import load_catalog
+from components.computed_values import litellm_values
 from components.config import StackConfig
+from components.gateway import names
+from components.values import deep_merge
 
-# Cluster-scoped kinds this part's charts and manifests create.
+# Cluster-scoped kinds this part's charts and manifests create: none (the operator is in platform).
 CLUSTER_KINDS: list[dict[str, str]] = []
+
+COMPONENT = "litellm"
+DATABASE_WAVE = 5
+LITELLM_WAVE = 10
+CLUSTER = "litellm-db"
+DATABASE = "litellm"
+# CloudNativePG names these after the Cluster: the read-write Service and the owner's Secret.
+DATABASE_HOST = f"{CLUSTER}-rw"
+DATABASE_SECRET = f"{CLUSTER}-app"
+POSTGRES_PORT = 5432
+# The instance manager's status endpoint, which the operator calls, and its metrics exporter.
+INSTANCE_STATUS_PORT = 8000
+METRICS_PORT = 9187
+# CloudNativePG 1.30's default (pkg/versions/versions.go), pinned here so an operator bump never
+# moves Postgres to a new major version behind the ledger's back.
+POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:18.4-system-trixie"
+MASTER_KEY_SECRET = "litellm-master-key"
+MASTER_KEY_KEY = "master-key"
+# The cloud secret manager entry the ExternalSecret reads (external-secrets backend).
+MASTER_KEY_REMOTE = "litellm-master-key"
+MASTER_KEY_JOB = "litellm-master-key"
+
+LITELLM_POD = {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/instance": "litellm"}
+TYK_POD = {"app.kubernetes.io/name": "tyk-gateway"}
+RECONCILER_POD = {"app.kubernetes.io/component": "tenant-reconciler"}
+PROMETHEUS = {"namespace": "monitoring", "pod": {"app.kubernetes.io/name": "prometheus"}}
+CNPG_OPERATOR = {"namespace": "cnpg-system", "pod": {"app.kubernetes.io/name": "cloudnative-pg"}}
+PART_OF = {"app.kubernetes.io/part-of": "inference-platform", "app.kubernetes.io/component": "litellm"}
+
+
+def _meta(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "namespace": names.NAMESPACE, "labels": dict(PART_OF), **extra}
+
+
+def _namespace_selector(namespace: str) -> dict[str, Any]:
+    return {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+
+
+def _instances(cfg: StackConfig, facts: dict[str, Any]) -> int:
+    configured = cfg.litellm.database.instances
+    if configured is not None:
+        return configured
+    # One instance on a laptop; a primary and a streaming replica everywhere else.
+    return 1 if facts["substrate"] == "kind" else 2
+
+
+def database_cluster(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
+    """The CloudNativePG Cluster: CloudNativePG generates the owner's password in-cluster."""
+    db = cfg.litellm.database
+    spec: dict[str, Any] = {
+        "instances": _instances(cfg, facts),
+        "imageName": POSTGRES_IMAGE,
+        "storage": {"size": db.storage, "storageClass": facts["storageClass"]},
+        "bootstrap": {"initdb": {"database": DATABASE, "owner": DATABASE}},
+        # No superuser Secret: nothing here needs one.
+        "enableSuperuserAccess": False,
+        "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+    }
+    if db.backup is not None:
+        spec["backup"] = {"barmanObjectStore": barman_object_store(db.backup), "retentionPolicy": db.backup.retention}
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": _meta(CLUSTER),
+        "spec": spec,
+    }
+
+
+def barman_object_store(backup: Any) -> dict[str, Any]:
+    """Where WALs and base backups go, with the credentials Secret's keys (never its values)."""
+    store: dict[str, Any] = {"destinationPath": backup.destination_path}
+    secret = backup.credentials_secret
+    if backup.destination_path.startswith("s3://"):
+        store["s3Credentials"] = {
+            "accessKeyId": {"name": secret, "key": "ACCESS_KEY_ID"},
+            "secretAccessKey": {"name": secret, "key": "ACCESS_SECRET_KEY"},
+        }
+        if backup.endpoint_url:
+            store["endpointURL"] = backup.endpoint_url
+    else:
+        store["googleCredentials"] = {"applicationCredentials": {"name": secret, "key": "APPLICATION_CREDENTIALS"}}
+    store["wal"] = {"compression": "gzip"}
+    store["data"] = {"compression": "gzip"}
+    return store
+
+
+def scheduled_backup(cfg: StackConfig) -> dict[str, Any]:
+    backup = cfg.litellm.database.backup
+    assert backup is not None
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "ScheduledBackup",
+        "metadata": _meta(f"{CLUSTER}-daily"),
+        "spec": {
+            "schedule": backup.schedule,
+            "cluster": {"name": CLUSTER},
+            "method": "barmanObjectStore",
+            "backupOwnerReference": "self",
+        },
+    }
+
+
+def database_monitor() -> dict[str, Any]:
+    """Prometheus scrapes each instance's exporter (CloudNativePG 1.30 deprecates the Cluster's own
+    enablePodMonitor in favour of a PodMonitor written beside it)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": _meta(CLUSTER),
+        "spec": {
+            "selector": {"matchLabels": {"cnpg.io/cluster": CLUSTER}},
+            "podMetricsEndpoints": [{"port": "metrics"}],
+        },
+    }
+
+
+def database_policy() -> dict[str, Any]:
+    """Only LiteLLM (and its migration Job), the operator and the cluster's own replicas reach
+    Postgres; Prometheus reaches the exporter."""
+    own = {"podSelector": {"matchLabels": {"cnpg.io/cluster": CLUSTER}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(f"{CLUSTER}-ingress"),
+        "spec": {
+            "podSelector": {"matchLabels": {"cnpg.io/cluster": CLUSTER}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": dict(LITELLM_POD)}}, own],
+                    "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}],
+                },
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": _namespace_selector(CNPG_OPERATOR["namespace"]),
+                            "podSelector": {"matchLabels": dict(CNPG_OPERATOR["pod"])},
+                        }
+                    ],
+                    "ports": [
+                        {"protocol": "TCP", "port": INSTANCE_STATUS_PORT},
+                        {"protocol": "TCP", "port": POSTGRES_PORT},
+                    ],
+                },
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": _namespace_selector(PROMETHEUS["namespace"]),
+                            "podSelector": {"matchLabels": dict(PROMETHEUS["pod"])},
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                },
+            ],
+        },
+    }
+
+
+def gateway_ports(cfg: StackConfig, facts: dict[str, Any]) -> list[int]:
+    """The ports of the Gateway URLs LiteLLM calls (from names.model_url)."""
+    ports = set()
+    for model in cfg.models:
+        if model.task in ("text", "embedding"):
+            url = urlsplit(names.model_url(model.name, facts))
+            ports.add(url.port or (443 if url.scheme == "https" else 80))
+    return sorted(ports)
+
+
+def litellm_policy(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
+    """Who may call LiteLLM, and what LiteLLM may call: the Gateway, its database, DNS.
+
+    The Gateway is reached by port: on GKE the managed Gateway's address is a load balancer
+    outside the pod network, and elsewhere the implementation's proxy pods are the routing
+    part's to label, so no pod selector would hold on every substrate.
+
+    With Tyk turned off, clients are LiteLLM's previous hop: the port is open to every source
+    and LiteLLM's virtual keys are the edge.
+    """
+    same_namespace = [
+        {"podSelector": {"matchLabels": dict(TYK_POD)}},
+        {"podSelector": {"matchLabels": dict(RECONCILER_POD)}},
+    ]
+    prometheus = {
+        "namespaceSelector": _namespace_selector(PROMETHEUS["namespace"]),
+        "podSelector": {"matchLabels": dict(PROMETHEUS["pod"])},
+    }
+    dns = {
+        "to": [
+            {
+                "namespaceSelector": _namespace_selector("kube-system"),
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+    database = {
+        "to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": CLUSTER}}}],
+        "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}],
+    }
+    egress = [dns, database]
+    ports = gateway_ports(cfg, facts)
+    if ports:
+        egress.append({"ports": [{"protocol": "TCP", "port": p} for p in ports]})
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta("litellm"),
+        "spec": {
+            "podSelector": {"matchLabels": dict(LITELLM_POD)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [*same_namespace, prometheus],
+                    "ports": [{"protocol": "TCP", "port": names.LITELLM_PORT}],
+                }
+                if cfg.enabled("tyk")
+                else {"ports": [{"protocol": "TCP", "port": names.LITELLM_PORT}]}
+            ],
+            "egress": egress,
+        },
+    }
+
+
+def service_monitor() -> dict[str, Any]:
+    """Prometheus scrapes LiteLLM's /metrics/ (the prometheus callback) on the Service's http port."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": _meta("litellm"),
+        "spec": {
+            "selector": {"matchLabels": dict(LITELLM_POD)},
+            "namespaceSelector": {"matchNames": [names.NAMESPACE]},
+            "endpoints": [{"port": "http", "path": "/metrics/", "interval": "30s", "scrapeTimeout": "10s"}],
+        },
+    }
+
+
+def master_key_external_secret() -> dict[str, Any]:
+    """external-secrets backend: the key lives in the cloud secret manager, read by workload identity."""
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": _meta(MASTER_KEY_SECRET),
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"kind": "ClusterSecretStore", "name": "cloud-secrets"},
+            "target": {"name": MASTER_KEY_SECRET, "creationPolicy": "Owner"},
+            "data": [{"secretKey": MASTER_KEY_KEY, "remoteRef": {"key": MASTER_KEY_REMOTE}}],
+        },
+    }
+
+
+# Creates the Secret with a random `sk-` key unless it exists (409 leaves it untouched), through
+# the API server with the Job's own token: no kubectl image, nothing printed but the outcome.
+MASTER_KEY_SCRIPT = textwrap.dedent(
+    """\
+    import json, os, secrets, ssl, urllib.error, urllib.request
+    sa = "/var/run/secrets/tokens"
+    token = open(sa + "/token").read().strip()
+    ctx = ssl.create_default_context(cafile=sa + "/ca.crt")
+    api = "https://%s:%s" % (os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"])
+    body = {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": os.environ["SECRET_NAME"], "labels": {"app.kubernetes.io/part-of": "inference-platform"}},
+        "stringData": {os.environ["DATA_KEY"]: "sk-" + secrets.token_urlsafe(48)},
+    }
+    request = urllib.request.Request(
+        "%s/api/v1/namespaces/%s/secrets" % (api, os.environ["NAMESPACE"]),
+        data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+    )
+    try:
+        urllib.request.urlopen(request, context=ctx, timeout=30)
+        print("created Secret", os.environ["SECRET_NAME"])
+    except urllib.error.HTTPError as error:
+        if error.code != 409:
+            raise
+        print("Secret", os.environ["SECRET_NAME"], "exists; left as it is")
+    """
+)
+
+
+def master_key_generator(image: str) -> list[dict[str, Any]]:
+    """sops and none backends: a Sync hook Job creates the Secret once, in the cluster.
+
+    RBAC is the least that works: `create` on Secrets in this namespace (Kubernetes cannot
+    narrow create by name), no get/list, so the Job can never read a key.
+    """
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(MASTER_KEY_JOB)}
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _meta(MASTER_KEY_JOB),
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _meta(MASTER_KEY_JOB),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": MASTER_KEY_JOB},
+        "subjects": [{"kind": "ServiceAccount", "name": MASTER_KEY_JOB, "namespace": names.NAMESPACE}],
+    }
+    for obj in (sa, role, binding):
+        # Before the hook Job runs.
+        obj["metadata"]["annotations"] = {"argocd.argoproj.io/sync-wave": "-1"}
+    # The API token as a projected volume: no automounted token anywhere else in the pod.
+    token_volume = {
+        "name": "token",
+        "projected": {
+            "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 600}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            ]
+        },
+    }
+    container = {
+        "name": "generate",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "-c", MASTER_KEY_SCRIPT],
+        "env": [
+            {"name": "SECRET_NAME", "value": MASTER_KEY_SECRET},
+            {"name": "DATA_KEY", "value": MASTER_KEY_KEY},
+            {"name": "NAMESPACE", "value": names.NAMESPACE},
+            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+        ],
+        "volumeMounts": [{"name": "token", "mountPath": "/var/run/secrets/tokens", "readOnly": True}],
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "64Mi"},
+            "limits": {"cpu": "200m", "memory": "128Mi"},
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65534,
+            "runAsGroup": 65534,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _meta(
+            MASTER_KEY_JOB,
+            annotations={
+                "argocd.argoproj.io/hook": "Sync",
+                "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+            },
+        ),
+        "spec": {
+            "backoffLimit": 6,
+            "ttlSecondsAfterFinished": 3600,
+            "template": {
+                "metadata": {"labels": {**PART_OF, "app.kubernetes.io/name": MASTER_KEY_JOB}},
+                "spec": {
+                    "serviceAccountName": MASTER_KEY_JOB,
+                    "automountServiceAccountToken": False,
+                    "restartPolicy": "OnFailure",
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 65534,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": [token_volume],
+                },
+            },
+        },
+    }
+    # The Job talks to the API server only (its Service address comes from the environment, so
+    # no DNS); it is reached by nothing. 443 is the kubernetes Service, 6443 the usual endpoint.
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(MASTER_KEY_JOB),
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": MASTER_KEY_JOB}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [{"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}],
+        },
+    }
+    policy["metadata"]["annotations"] = {"argocd.argoproj.io/sync-wave": "-1"}
+    return [sa, role, binding, policy, job]
+
+
+def master_key(cfg: StackConfig, image: str) -> list[dict[str, Any]]:
+    if cfg.secrets.backend == "external-secrets":
+        return [master_key_external_secret()]
+    return master_key_generator(image)
+
+
+def database_objects(cfg: StackConfig, facts: dict[str, Any], image: str) -> list[dict[str, Any]]:
+    objects = [database_cluster(cfg, facts), database_policy(), database_monitor()]
+    if cfg.litellm.database.backup is not None:
+        objects.append(scheduled_backup(cfg))
+    return objects + master_key(cfg, image)
+
+
+def chart_values(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
+    entry = load_catalog()[COMPONENT]
+    computed = litellm_values(
+        cfg,
+        facts,
+        database={"host": DATABASE_HOST, "database": DATABASE, "secret": DATABASE_SECRET},
+        master_key={"name": MASTER_KEY_SECRET, "key": MASTER_KEY_KEY},
+    )
+    return deep_merge(entry.values, computed, cfg.overrides(COMPONENT))
+
+
+def _image(values: dict[str, Any]) -> str:
+    return f"{values['image']['repository']}:{values['image']['tag']}"
 
 
 def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
     """Child Applications of the llm-gateway root for this part."""
-    return []
+    if not cfg.enabled(COMPONENT):
+        return []
+    entry = load_catalog()[COMPONENT]
+    values = chart_values(cfg, facts)
+    common = {
+        "project": entry.layer,
+        "namespace": names.NAMESPACE,
+        "argocd_namespace": cfg.argocd.namespace,
+        "labels": {"inference-platform/layer": entry.layer},
+    }
+    return [
+        application(
+            "litellm-database",
+            source=manifests_source(database_objects(cfg, facts, _image(values)), "litellm-database"),
+            wave=DATABASE_WAVE,
+            **common,
+        ),
+        application(
+            COMPONENT,
+            source=chart_source(entry.chart, values, COMPONENT),
+            wave=entry.wave,
+            **common,
+        ),
+        application(
+            "litellm-policies",
+            source=manifests_source([litellm_policy(cfg, facts), service_monitor()], "litellm-policies"),
+            wave=entry.wave,
+            **common,
+        ),
+    ]

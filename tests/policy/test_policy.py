@@ -178,6 +178,13 @@ def test_secret_values_in_applications_are_caught(analyzer):
     _, _, props = _root()
     _carried(props, "Deployment")["kind"] = "Secret"
     assert "no-secret-values-in-applications" in _report(analyzer, props)
+    # A key inside a named Secret is a reference; alone, the same key holds a value.
+    _, _, props = _root()
+    values = _model_app(props)["spec"]["source"]["helm"]["valuesObject"]
+    values.update(masterkeySecretName="litellm-master-key", masterkeySecretKey="master-key")
+    assert "no-secret-values-in-applications" not in _report(analyzer, props)
+    del values["masterkeySecretName"]
+    assert "no-secret-values-in-applications" in _report(analyzer, props)
 
 
 def test_gpu_pod_without_toleration_is_caught(analyzer):

@@ -166,6 +166,21 @@ def test_an_oci_chart_is_an_argo_cd_oci_source():
     assert source["helm"] == {"releaseName": "m", "valuesObject": {"a": 1}}
 
 
+def test_an_oci_source_names_the_artifact_and_https_the_chart():
+    from components.applications import chart_source
+    from components.catalog import ChartPin
+
+    source = chart_source(ChartPin("oci://ghcr.io/berriai", "litellm-helm", "1.109.1"), {"a": 1}, "litellm")
+    assert source == {
+        "repoURL": "oci://ghcr.io/berriai/litellm-helm",
+        "path": ".",
+        "targetRevision": "1.109.1",
+        "helm": {"releaseName": "litellm", "valuesObject": {"a": 1}},
+    }
+    https = chart_source(ChartPin("https://charts.example", "c", "1.0.0"), {}, "c")
+    assert https["chart"] == "c" and "path" not in https
+
+
 def test_gpu_operator_values_follow_the_substrate():
     from components.computed_values import computed_values
 
