@@ -1,0 +1,229 @@
+"""The Tyk part's children: gateway and store charts, API definition and policies as files,
+the secrets hook and tenant Job, RBAC, NetworkPolicies; pure renderers, no Pulumi."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.catalog import load_catalog, manifests_chart
+from components.config import parse_stack_config
+from components.gateway import names, tyk
+from tests.plain_facts import gke_facts, operator_facts
+from tooling import chart_values as cv
+from tooling.conformance import Conformance
+from tooling.secret_scan import scan_object
+
+MODEL = {"name": "qwen", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0}
+TENANTS = [
+    {
+        "name": "team-a",
+        "models": ["qwen"],
+        "monthlyBudget": 50,
+        "tpm": 20000,
+        "rpm": 60,
+        "rateLimit": {"requests": 5, "perSeconds": 1},
+        "quota": {"requests": 10000, "periodSeconds": 86400},
+    },
+    {"name": "team-b", "models": ["qwen"], "monthlyBudget": 10},
+]
+
+
+def config(**overrides: Any):
+    base = {
+        "substrate": {"kind": "kind"},
+        "secrets": {"backend": "none"},
+        "profile": "llm-gateway",
+        "models": [MODEL],
+        "tenants": TENANTS,
+    }
+    return parse_stack_config(base | overrides)
+
+
+def apps(cfg=None, facts=None) -> dict[str, dict[str, Any]]:
+    children = tyk.children(cfg or config(), facts or operator_facts())
+    return {app["metadata"]["name"]: app for app in children}
+
+
+def objects(app: dict[str, Any]) -> list[dict[str, Any]]:
+    return app["spec"]["source"]["helm"]["valuesObject"]["resources"]
+
+
+def by_kind(app: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects(app) if o["kind"] == kind}
+
+
+def test_children_in_wave_order_config_store_gateway_tenants():
+    children = tyk.children(config(), operator_facts())
+    waves = [
+        (a["metadata"]["name"], int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])) for a in children
+    ]
+    assert [n for n, _ in waves] == ["tyk-config", "tyk-redis", "tyk", "tyk-tenants"]
+    assert [w for _, w in waves] == sorted(w for _, w in waves) and len({w for _, w in waves}) == 4
+    assert all(a["spec"]["destination"]["namespace"] == names.NAMESPACE for a in children)
+
+
+def test_tyk_off_renders_nothing_and_litellm_off_renders_no_tenant_job():
+    assert tyk.children(config(components={"tyk": {"enabled": False}}, tenants=[]), operator_facts()) == []
+    no_litellm = config(components={"litellm": {"enabled": False}}, tenants=[]) if "litellm" in load_catalog() else None
+    if no_litellm is not None:
+        assert "tyk-tenants" not in apps(no_litellm)
+
+
+def test_pinned_charts_open_source_gateway_and_valkey():
+    charts = {n: (a["spec"]["source"]["chart"], a["spec"]["source"]["targetRevision"]) for n, a in apps().items()}
+    assert charts["tyk"] == ("tyk-gateway", "5.3.0")
+    assert charts["tyk-redis"] == ("valkey", "0.11.0")
+
+
+@pytest.mark.parametrize("facts", [operator_facts(), gke_facts()], ids=["operator", "gke"])
+def test_chart_values_keys_exist_in_the_pinned_charts(facts):
+    for name in ("tyk", "tyk-redis"):
+        source = apps(facts=facts)[name]["spec"]["source"]
+        carried = cv.load_chart_values(source["chart"], source["targetRevision"])
+        values = source["helm"]["valuesObject"]
+        assert cv.unknown_keys(values, carried) == [], name
+        assert cv.schema_errors(values, carried) == [], name
+
+
+def test_gateway_reads_generated_secrets_and_file_configs():
+    values = apps()["tyk"]["spec"]["source"]["helm"]["valuesObject"]
+    # Both names set: templates/secrets.yaml renders no Secret (no CHANGEME API secret, no password).
+    assert values["global"]["secrets"]["useSecretName"] == tyk.GATEWAY_SECRET
+    assert values["global"]["redis"]["passSecret"] == {"name": tyk.STORE_SECRET, "keyName": "password"}
+    assert "APISecret" not in values["global"]["secrets"] and "pass" not in values["global"]["redis"]
+    mounts = {m["name"]: m["mountPath"] for m in values["gateway"]["extraVolumeMounts"]}
+    # The chart's TYK_GW_APPPATH and TYK_GW_POLICIES_POLICYPATH (policy source "file").
+    assert mounts == {"tyk-apps": "/mnt/tyk-gateway/apps", "tyk-policies": "/mnt/tyk-gateway/policies"}
+    assert values["gateway"]["podLabels"]["app.kubernetes.io/name"] == "tyk-gateway"
+    assert values["gateway"]["accessLogs"]["enabled"] is True
+    assert "api_key" in values["gateway"]["accessLogs"]["template"].split(",")
+
+
+def test_store_password_comes_from_the_generated_secret():
+    values = apps()["tyk-redis"]["spec"]["source"]["helm"]["valuesObject"]
+    assert values["auth"]["enabled"] is True
+    assert values["auth"]["usersExistingSecret"] == tyk.STORE_SECRET
+    assert values["auth"]["aclUsers"]["default"] == {"permissions": "~* &* +@all", "passwordKey": "password"}
+    assert values["dataStorage"]["className"] == operator_facts()["storageClass"]
+
+
+def test_api_definition_proxies_to_litellm_and_injects_the_tenant_key():
+    (data,) = by_kind(apps()["tyk-config"], "ConfigMap")["tyk-apps"]["data"].values()
+    api = json.loads(data)
+    assert api["proxy"]["target_url"] == names.litellm_url()
+    assert api["use_keyless"] is False and api["strip_auth_data"] is True
+    headers = api["version_data"]["versions"]["Default"]["global_headers"]
+    assert headers == {"Authorization": "Bearer $tyk_meta.litellm_key"}
+
+
+def test_one_policy_per_tenant_with_its_rate_limit_and_quota():
+    data = by_kind(apps()["tyk-config"], "ConfigMap")["tyk-policies"]["data"]
+    assert set(data) == {"tenant-team-a.json", "tenant-team-b.json"}
+    a, b = json.loads(data["tenant-team-a.json"]), json.loads(data["tenant-team-b.json"])
+    assert (a["rate"], a["per"], a["quota_max"], a["quota_renewal_rate"]) == (5, 1, 10000, 86400)
+    # No limits configured: Tyk's "none" (rate 0 skips the limiter, quota -1 is unlimited).
+    assert (b["rate"], b["per"], b["quota_max"]) == (0, 0, -1)
+    assert list(a["access_rights"]) == [tyk.API_ID]
+
+
+def test_a_config_change_rolls_the_gateway():
+    before = apps()["tyk"]["spec"]["source"]["helm"]["valuesObject"]["gateway"]["podAnnotations"]
+    changed = config(tenants=[TENANTS[0] | {"rateLimit": {"requests": 9}}])
+    after = apps(changed)["tyk"]["spec"]["source"]["helm"]["valuesObject"]["gateway"]["podAnnotations"]
+    assert before != after
+
+
+def test_tenant_spec_carries_limits_and_no_key():
+    cm = by_kind(apps()["tyk-tenants"], "ConfigMap")["tenant-reconciler"]
+    spec = json.loads(cm["data"]["tenants.json"])
+    team = spec["tenants"][0]["team"]
+    assert team == {
+        "team_id": "team-a",
+        "team_alias": "team-a",
+        "max_budget": 50.0,
+        "budget_duration": "1mo",
+        "tpm_limit": 20000,
+        "rpm_limit": 60,
+        "models": ["qwen"],
+        "metadata": {"managed-by": "inference-platform", "tenant": "team-a"},
+    }
+    assert cm["data"]["tenant_reconciler.py"] == tyk.RECONCILER.read_text()
+
+
+def test_jobs_are_retried_sync_hooks():
+    hooks = {
+        "tyk-secrets": (apps()["tyk-config"], "Sync"),
+        "tenant-reconciler": (apps()["tyk-tenants"], "PostSync"),
+    }
+    for name, (app, hook) in hooks.items():
+        job = by_kind(app, "Job")[name]
+        notes = job["metadata"]["annotations"]
+        assert notes["argocd.argoproj.io/hook"] == hook
+        assert "BeforeHookCreation" in notes["argocd.argoproj.io/hook-delete-policy"]
+        assert job["spec"]["backoffLimit"] >= 1
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == tyk.JOB_IMAGE and ":" in container["image"].rsplit("/", 1)[1]
+        ctx = container["securityContext"]
+        assert ctx["readOnlyRootFilesystem"] and ctx["runAsNonRoot"] and ctx["capabilities"] == {"drop": ["ALL"]}
+        assert not ctx["allowPrivilegeEscalation"]
+
+
+def test_tenant_job_reads_credentials_from_secrets_only():
+    job = by_kind(apps()["tyk-tenants"], "Job")["tenant-reconciler"]
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["LITELLM_MASTER_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "litellm-master-key", "key": "master-key"}
+    assert env["TYK_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": tyk.GATEWAY_SECRET, "key": "APISecret"}
+    assert env["TYK_URL"]["value"].endswith(f"{names.TYK_SERVICE}.{names.NAMESPACE}.svc.cluster.local:8080")
+
+
+def test_rbac_gets_only_the_tenant_secrets_it_owns():
+    role = by_kind(apps()["tyk-tenants"], "Role")["tenant-reconciler"]
+    get, create = role["rules"]
+    assert get["verbs"] == ["get"]
+    assert get["resourceNames"] == [
+        "tenant-team-a-litellm-key",
+        "tenant-team-a-key",
+        "tenant-team-b-litellm-key",
+        "tenant-team-b-key",
+    ]
+    assert create == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}
+    assert all(r["resources"] == ["secrets"] and "list" not in r["verbs"] for r in role["rules"])
+
+
+def test_no_tenants_means_no_get_rule_at_all():
+    # An empty resourceNames would grant get on every Secret in the namespace.
+    role = by_kind(apps(config(tenants=[]))["tyk-tenants"], "Role")["tenant-reconciler"]
+    assert [r["verbs"] for r in role["rules"]] == [["create"]]
+
+
+def test_network_policies_allow_only_the_previous_hop():
+    policies = by_kind(apps()["tyk-config"], "NetworkPolicy") | by_kind(apps()["tyk-tenants"], "NetworkPolicy")
+    gateway = policies["tyk-gateway"]["spec"]
+    assert gateway["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+    targets = [(e["to"][0].get("podSelector", {}).get("matchLabels"), e["ports"][0]["port"]) for e in gateway["egress"]]
+    assert targets == [(tyk.LITELLM_POD, 4000), (tyk.STORE_POD, 6379), (None, 53)]
+    store = policies["tyk-redis"]["spec"]
+    assert store["ingress"][0]["from"] == [{"podSelector": {"matchLabels": tyk.TYK_POD}}]
+    job = policies["tenant-reconciler"]["spec"]
+    assert job["ingress"] == [] and job["podSelector"]["matchLabels"] == tyk.RECONCILER_POD
+    ports = sorted(p["port"] for e in job["egress"] for p in e["ports"])
+    assert ports == [53, 53, 443, 4000, 6443, 8080]
+
+
+def test_service_has_the_contract_name_and_selects_tyk_pods():
+    svc = by_kind(apps()["tyk-config"], "Service")[names.TYK_SERVICE]
+    assert svc["spec"]["selector"] == tyk.TYK_POD
+    assert svc["spec"]["ports"][0]["port"] == names.TYK_PORT
+
+
+def test_every_rendered_object_validates_strictly_and_holds_no_secret():
+    checker = Conformance()
+    manifests = [a for a in apps().values() if a["spec"]["source"]["chart"] == manifests_chart().name]
+    assert [a["metadata"]["name"] for a in manifests] == ["tyk-config", "tyk-tenants"]
+    rendered = [*apps().values(), *(o for app in manifests for o in objects(app))]
+    errors = {o["metadata"]["name"] + "/" + o["kind"]: checker.validate(o) for o in rendered}
+    assert {k: v for k, v in errors.items() if v} == {}
+    assert [f for o in rendered for f in scan_object(o)] == []
