@@ -121,6 +121,12 @@ def ensure_team(litellm: Http, team: dict[str, Any], changes: list[str]) -> None
         changes.append(f"team {team['team_id']} updated")
 
 
+def team_keys(litellm: Http, team_id: str) -> list[dict[str, Any]]:
+    query = urllib.parse.urlencode({"team_id": team_id, "return_full_object": "true", "size": 100})
+    _, found = litellm.call("GET", f"/key/list?{query}")
+    return [k for k in (found or {}).get("keys", []) if isinstance(k, dict)]
+
+
 def ensure_litellm_key(litellm: Http, key: str, tenant: dict[str, Any], changes: list[str]) -> None:
     team = tenant["team"]
     want = {
@@ -130,10 +136,15 @@ def ensure_litellm_key(litellm: Http, key: str, tenant: dict[str, Any], changes:
         "metadata": {"managed-by": MANAGED_BY, "tenant": tenant["name"]},
     }
     # The hash, not the key, goes into the URL (LiteLLM accepts either).
-    query = urllib.parse.urlencode({"key": hashlib.sha256(key.encode()).hexdigest()})
-    status, found = litellm.call("GET", f"/key/info?{query}")
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    status, found = litellm.call("GET", f"/key/info?{urllib.parse.urlencode({'key': digest})}")
     info = (found or {}).get("info") or {}
     if status == 404 or info.get("status") == "deleted":
+        # A rotated Secret: the team's previous key goes (and frees the alias, unique in LiteLLM).
+        stale = [k["token"] for k in team_keys(litellm, team["team_id"]) if k.get("token") not in (None, digest)]
+        if stale:
+            litellm.call("POST", "/key/delete", {"keys": stale})
+            changes.append(f"previous litellm key of {tenant['name']} revoked")
         litellm.call("POST", "/key/generate", {"key": key, **want})
         changes.append(f"litellm key of {tenant['name']} registered")
     elif _differs(want, info):
@@ -152,6 +163,11 @@ def ensure_tyk_key(tyk: Http, key: str, session: dict[str, Any], tenant: str, ch
         changes.append(f"tyk key of {tenant} updated")
 
 
+def fingerprint(key: str) -> str:
+    """Names a Tyk key in its session without revealing it: a rotated key is told apart by this."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def revoke_removed(litellm: Http, keep: set[str], changes: list[str]) -> None:
     """Teams this reconciler made for tenants no longer configured: their keys and team go."""
     _, found = litellm.call("GET", "/team/list")
@@ -161,9 +177,28 @@ def revoke_removed(litellm: Http, keep: set[str], changes: list[str]) -> None:
         if metadata.get("managed-by") != MANAGED_BY or team["team_id"] in keep:
             continue
         name = metadata.get("tenant", team["team_id"])
-        litellm.call("POST", "/key/delete", {"key_aliases": [f"tenant-{name}"]})
+        tokens = [k["token"] for k in team_keys(litellm, team["team_id"]) if k.get("token")]
+        if tokens:
+            litellm.call("POST", "/key/delete", {"keys": tokens})
         litellm.call("POST", "/team/delete", {"team_ids": [team["team_id"]]})
         changes.append(f"tenant {name} revoked")
+
+
+def revoke_stale_tyk_keys(tyk: Http, current: dict[str, str], changes: list[str]) -> None:
+    """Tyk keys this reconciler made whose tenant is gone or whose Secret was rotated.
+
+    Tyk stores keys hashed: they are listed by hash (enable_hashed_keys_listing) and read and
+    deleted with ?hashed=true. `current` maps tenant -> fingerprint of its key now.
+    """
+    _, found = tyk.call("GET", "/tyk/keys")
+    for hashed in (found or {}).get("keys") or []:
+        status, session = tyk.call("GET", f"/tyk/keys/{hashed}?hashed=true")
+        meta = (session or {}).get("meta_data") or {}
+        if status != 200 or meta.get("managed-by") != MANAGED_BY:
+            continue
+        if current.get(meta.get("tenant")) != meta.get("fingerprint"):
+            tyk.call("DELETE", f"/tyk/keys/{hashed}?hashed=true")
+            changes.append(f"stale tyk key of {meta.get('tenant')} revoked")
 
 
 def reconcile(
@@ -176,6 +211,7 @@ def reconcile(
 ) -> list[str]:
     """Bring LiteLLM, Tyk and the Secrets in line with spec; returns what changed (empty: nothing)."""
     changes: list[str] = []
+    current: dict[str, str] = {}
     api = spec["apiId"]
     for tenant in spec["tenants"]:
         name = tenant["name"]
@@ -188,21 +224,39 @@ def reconcile(
             "alias": f"tenant-{name}",
             "apply_policies": [tenant["policy"]],
             # The API definition injects this upstream as `Authorization: Bearer $tyk_meta.litellm_key`.
-            "meta_data": {"litellm_key": llm_key, "tenant": name},
+            "meta_data": {
+                "litellm_key": llm_key,
+                "tenant": name,
+                "managed-by": MANAGED_BY,
+                "fingerprint": fingerprint(key),
+            },
             "access_rights": {api: {"api_id": api, "api_name": api, "versions": ["Default"]}},
             "expires": 0,
         }
         ensure_tyk_key(tyk, key, session, name, changes)
+        current[name] = fingerprint(key)
+    revoke_stale_tyk_keys(tyk, current, changes)
     revoke_removed(litellm, {t["team"]["team_id"] for t in spec["tenants"]}, changes)
     return changes
 
 
+GENERATORS: dict[str, Callable[[], str]] = {
+    "random": lambda: secrets.token_urlsafe(32),
+    "litellm": litellm_key,
+}
+
+
 def bootstrap(wanted: list[str], store: Secrets) -> list[str]:
-    """Random Secrets other components read (`<secret>/<field>` each), created only when absent."""
+    """Random Secrets other components read, created only when absent.
+
+    Each item is `<secret>/<field>[:<generator>]`, generator `random` (default) or `litellm`
+    (an sk- key, for tenant keys Tyk must read at start, before the reconciler runs).
+    """
     changes: list[str] = []
     for item in wanted:
-        name, field = item.split("/")
-        store.ensure(name, lambda: secrets.token_urlsafe(32), changes, field)
+        target, _, kind = item.partition(":")
+        name, field = target.split("/")
+        store.ensure(name, GENERATORS[kind or "random"], changes, field)
     return changes
 
 

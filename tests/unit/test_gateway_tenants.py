@@ -56,12 +56,18 @@ class FakeLiteLLM(Fake):
         if (method, url.path) in (("POST", "/key/generate"), ("POST", "/key/update")):
             assert body["key"].startswith("sk-")
             digest = hashlib.sha256(body["key"].encode()).hexdigest()
+            alias = body.get("key_alias")
+            if method == "POST" and url.path == "/key/generate" and alias in [k["key_alias"] for k in keys.values()]:
+                return 400, None  # LiteLLM: key aliases are unique across keys
             keys[digest] = {**keys.get(digest, {}), **{k: v for k, v in body.items() if k != "key"}}
             return 200, {"key": body["key"]}
+        if (method, url.path) == ("GET", "/key/list"):
+            rows = [{"token": d, **k} for d, k in keys.items() if k["team_id"] == query["team_id"]]
+            return 200, {"keys": rows, "total_count": len(rows)}
         if (method, url.path) == ("POST", "/key/delete"):
-            for digest in [d for d, k in keys.items() if k["key_alias"] in body["key_aliases"]]:
+            for digest in body["keys"]:
                 keys.pop(digest)
-            return 200, {}
+            return 200, {"deleted_keys": body["keys"]}
         return 500, None
 
 
@@ -71,13 +77,22 @@ class FakeTyk(Fake):
         self.state = {"keys": {}}
 
     def handle(self, method, path, body):
-        key = path.removeprefix("/tyk/keys/")
+        # Stored by hash, as Tyk does with hash_keys; ?hashed=true addresses a key by its hash.
+        url = urllib.parse.urlparse(path)
+        keys = self.state["keys"]
+        if (method, url.path) == ("GET", "/tyk/keys"):
+            return 200, {"keys": sorted(keys)}
+        name = url.path.removeprefix("/tyk/keys/")
+        hashed = name if "hashed=true" in url.query else hashlib.sha256(name.encode()).hexdigest()
         if method == "GET":
-            found = self.state["keys"].get(key)
+            found = keys.get(hashed)
             return (200, found) if found else (404, None)
         if method in ("POST", "PUT"):
-            self.state["keys"][key] = body
-            return 200, {"key": key, "action": "added"}
+            keys[hashed] = body
+            return 200, {"key": name, "action": "added"}
+        if method == "DELETE" and hashed in keys:
+            keys.pop(hashed)
+            return 200, {"action": "deleted"}
         return 500, None
 
 
@@ -170,6 +185,10 @@ def spec(*tenants: dict[str, Any]) -> dict[str, Any]:
     return {"apiId": "llm", "orgId": "inference-platform", "tenants": list(tenants)}
 
 
+def tyk_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def secret(world, name: str) -> str:
     return base64.b64decode(world["fakes"]["kube"].state["secrets"][name]["data"]["key"]).decode()
 
@@ -184,7 +203,7 @@ def test_first_run_creates_team_keys_and_secrets_and_binds_them(world):
     assert llm_key.startswith("sk-") and len(llm_key) > 40
     key_row = litellm["keys"][hashlib.sha256(llm_key.encode()).hexdigest()]
     assert key_row["team_id"] == "acme" and key_row["models"] == ["qwen"]
-    session = tyk["keys"][secret(world, "tenant-acme-key")]
+    session = tyk["keys"][hashlib.sha256(secret(world, "tenant-acme-key").encode()).hexdigest()]
     assert session["apply_policies"] == ["tenant-acme"]
     assert session["meta_data"]["litellm_key"] == llm_key
     # The raw LiteLLM key never travels in a URL: /key/info is asked by hash.
@@ -216,7 +235,7 @@ def test_a_lost_store_is_refilled_from_the_secrets(world):
     world["fakes"]["litellm"].state["keys"].clear()
     changes = rec.run(spec(tenant("acme", ["qwen"])), world["clients"], attempts=1, pause=0)
     assert changes == ["litellm key of acme registered", "tyk key of acme created"]
-    assert secret(world, "tenant-acme-key") in world["fakes"]["tyk"].state["keys"]
+    assert tyk_hash(secret(world, "tenant-acme-key")) in world["fakes"]["tyk"].state["keys"]
 
 
 def test_rotation_is_deleting_the_secret(world):
@@ -224,17 +243,43 @@ def test_rotation_is_deleting_the_secret(world):
     old = secret(world, "tenant-acme-key")
     world["fakes"]["kube"].state["secrets"].pop("tenant-acme-key")
     changes = rec.run(spec(tenant("acme", ["qwen"])), world["clients"], attempts=1, pause=0)
-    assert changes == ["secret tenant-acme-key created", "tyk key of acme created"]
+    assert changes == ["secret tenant-acme-key created", "tyk key of acme created", "stale tyk key of acme revoked"]
     assert secret(world, "tenant-acme-key") != old
+    # The old key is gone from Tyk: it no longer authenticates.
+    assert list(world["fakes"]["tyk"].state["keys"]) == [tyk_hash(secret(world, "tenant-acme-key"))]
+
+
+def test_rotating_the_litellm_key_revokes_the_previous_one(world):
+    rec.run(spec(tenant("acme", ["qwen"])), world["clients"], attempts=1, pause=0)
+    old = secret(world, "tenant-acme-litellm-key")
+    world["fakes"]["kube"].state["secrets"].pop("tenant-acme-litellm-key")
+    changes = rec.run(spec(tenant("acme", ["qwen"])), world["clients"], attempts=1, pause=0)
+    new = secret(world, "tenant-acme-litellm-key")
+    assert changes == [
+        "secret tenant-acme-litellm-key created",
+        "previous litellm key of acme revoked",
+        "litellm key of acme registered",
+        "tyk key of acme updated",
+    ]
+    assert list(world["fakes"]["litellm"].state["keys"]) == [tyk_hash(new)]
+    assert old != new
 
 
 def test_a_removed_tenant_is_revoked(world):
     rec.run(spec(tenant("acme", ["qwen"]), tenant("beta", ["qwen"])), world["clients"], attempts=1, pause=0)
+    beta_key = tyk_hash(secret(world, "tenant-beta-key"))
     changes = rec.run(spec(tenant("acme", ["qwen"])), world["clients"], attempts=1, pause=0)
-    assert changes == ["tenant beta revoked"]
+    assert changes == ["stale tyk key of beta revoked", "tenant beta revoked"]
     litellm = world["fakes"]["litellm"].state
     assert set(litellm["teams"]) == {"acme"}
     assert [k["key_alias"] for k in litellm["keys"].values()] == ["tenant-acme"]
+    assert beta_key not in world["fakes"]["tyk"].state["keys"]
+
+
+def test_keys_not_made_here_are_left_alone(world):
+    world["fakes"]["tyk"].state["keys"]["jwt-session"] = {"meta_data": {"TykJWTSessionID": "x"}}
+    rec.run(spec(tenant("acme", ["qwen"])), world["clients"], attempts=1, pause=0)
+    assert "jwt-session" in world["fakes"]["tyk"].state["keys"]
 
 
 def test_a_team_not_made_here_is_left_alone(world):
@@ -267,10 +312,13 @@ def test_a_wrong_credential_is_an_error_not_an_absence(world):
 
 def test_bootstrap_creates_missing_secrets_only(world):
     store = world["clients"]()[2]
-    assert rec.bootstrap(["tyk-gateway-secret/APISecret", "tyk-redis-auth/password"], store) == [
+    wanted = ["tyk-gateway-secret/APISecret", "tyk-redis-auth/password", "tenant-acme-litellm-key/key:litellm"]
+    assert rec.bootstrap(wanted, store) == [
         "secret tyk-gateway-secret created",
         "secret tyk-redis-auth created",
+        "secret tenant-acme-litellm-key created",
     ]
+    assert secret(world, "tenant-acme-litellm-key").startswith("sk-")
     kept = world["fakes"]["kube"].state["secrets"]["tyk-redis-auth"]["data"]["password"]
     assert rec.bootstrap(["tyk-gateway-secret/APISecret", "tyk-redis-auth/password"], store) == []
     assert world["fakes"]["kube"].state["secrets"]["tyk-redis-auth"]["data"]["password"] == kept
