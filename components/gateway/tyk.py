@@ -17,6 +17,7 @@ Pod labels: Tyk gateway pods `app.kubernetes.io/name: tyk-gateway`; the store's
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from pathlib import Path
@@ -26,6 +27,7 @@ from components.applications import application, chart_source, manifests_source
 from components.catalog import CatalogEntry, load_catalog
 from components.computed_values import computed_values
 from components.config import StackConfig
+from components.config.gateway import OidcConfig
 from components.config.tenants import Tenant
 from components.gateway import names
 from components.values import deep_merge
@@ -86,6 +88,53 @@ def api_definition() -> dict[str, Any]:
     }
 
 
+def key_env(tenant: str) -> str:
+    """`$secret_env.<name>` resolves to the gateway's environment variable TYK_SECRET_<NAME>."""
+    return "litellm_key_" + tenant.replace("-", "_")
+
+
+def jwt_api(tenant: Tenant, oidc: OidcConfig) -> dict[str, Any]:
+    """A tenant's JWT entrance (/oidc/<tenant>/): the provider's signature, and membership of the
+    tenant's group (scope-to-policy mapping, no default policy: no group, no entry).
+
+    A JWT session takes its meta_data from policies, which are files in git: it cannot carry the
+    tenant's LiteLLM key. That key reaches this API from the tenant's Secret as an environment
+    variable of the gateway ($secret_env, gateway/mw_url_rewrite.go).
+    """
+    api_id = f"tenant-{tenant.name}-oidc"
+    return {
+        "name": api_id,
+        "api_id": api_id,
+        "org_id": ORG_ID,
+        "slug": api_id,
+        "active": True,
+        "use_keyless": False,
+        "enable_jwt": True,
+        "jwt_signing_method": "rsa",
+        # Tyk fetches and caches the JWKS from this URL (mw_jwt.go getSecretFromURL); base64 as documented.
+        "jwt_source": base64.b64encode(oidc.jwks_uri.encode()).decode(),
+        "jwt_identity_base_field": oidc.identity_claim,
+        "jwt_scope_claim_name": oidc.groups_claim,
+        "jwt_scope_to_policy_mapping": {tenant.oidc_group: f"tenant-{tenant.name}"},
+        "jwt_default_policies": [],
+        "auth_configs": {"jwt": {"auth_header_name": "Authorization"}},
+        "strip_auth_data": True,
+        "do_not_track": True,
+        "proxy": {"listen_path": f"/oidc/{tenant.name}/", "target_url": names.litellm_url(), "strip_listen_path": True},
+        "version_data": {
+            "not_versioned": True,
+            "default_version": "Default",
+            "versions": {
+                "Default": {
+                    "name": "Default",
+                    "use_extended_paths": True,
+                    "global_headers": {"Authorization": f"Bearer $secret_env.{key_env(tenant.name)}"},
+                }
+            },
+        },
+    }
+
+
 def policy(tenant: Tenant) -> dict[str, Any]:
     """The tenant's Tyk policy: rate limit and quota (none when unset: rate 0, quota -1)."""
     rate = tenant.rate_limit
@@ -99,10 +148,14 @@ def policy(tenant: Tenant) -> dict[str, Any]:
         "per": rate.per_seconds if rate else 0,
         "quota_max": quota.requests if quota else -1,
         "quota_renewal_rate": quota.period_seconds if quota else -1,
-        "access_rights": {API_ID: {"api_id": API_ID, "api_name": API_ID, "versions": ["Default"]}},
+        "access_rights": {api: {"api_id": api, "api_name": api, "versions": ["Default"]} for api in _apis(tenant)},
         "meta_data": {"tenant": tenant.name},
         "tags": ["tenant"],
     }
+
+
+def _apis(tenant: Tenant) -> list[str]:
+    return [API_ID] + ([f"tenant-{tenant.name}-oidc"] if tenant.oidc_group else [])
 
 
 def team(tenant: Tenant) -> dict[str, Any]:
@@ -137,6 +190,11 @@ def _meta(name: str, labels: dict[str, str] | None = None, **extra: Any) -> dict
 
 def config_maps(cfg: StackConfig) -> list[dict[str, Any]]:
     apps = {f"{API_ID}.json": json.dumps(api_definition(), indent=2, sort_keys=True)}
+    for tenant in cfg.tenants:
+        if tenant.oidc_group and cfg.gateway.oidc:
+            apps[f"tenant-{tenant.name}-oidc.json"] = json.dumps(
+                jwt_api(tenant, cfg.gateway.oidc), indent=2, sort_keys=True
+            )
     policies = {f"tenant-{t.name}.json": json.dumps(policy(t), indent=2, sort_keys=True) for t in cfg.tenants}
     return [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta("tyk-apps"), "data": apps},
@@ -190,16 +248,16 @@ def _policy(name: str, pods: dict[str, str], ingress: list[Any], egress: list[An
     }
 
 
-def network_policies() -> list[dict[str, Any]]:
+def network_policies(cfg: StackConfig) -> list[dict[str, Any]]:
     """Clients -> Tyk (any source: Tyk is the edge that authenticates); Tyk -> LiteLLM and its
-    store only; the store from Tyk only; the secrets hook to the API server only."""
+    store only (and, with OIDC, the provider's JWKS over HTTPS); the store from Tyk only; the
+    secrets hook to the API server only."""
+    egress = [_to(LITELLM_POD, names.LITELLM_PORT), _to(STORE_POD, 6379), DNS]
+    if cfg.gateway.oidc is not None:
+        # The provider is outside the cluster, its address unknown here: HTTPS, anywhere.
+        egress.append({"ports": [{"port": 443, "protocol": "TCP"}]})
     return [
-        _policy(
-            "tyk-gateway",
-            TYK_POD,
-            [{"ports": [{"port": names.TYK_PORT, "protocol": "TCP"}]}],
-            [_to(LITELLM_POD, names.LITELLM_PORT), _to(STORE_POD, 6379), DNS],
-        ),
+        _policy("tyk-gateway", TYK_POD, [{"ports": [{"port": names.TYK_PORT, "protocol": "TCP"}]}], egress),
         _policy(
             "tyk-redis",
             STORE_POD,
@@ -299,9 +357,12 @@ def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
-def secrets_hook() -> list[dict[str, Any]]:
-    """The gateway's API secret and the store's password, random, created in the cluster if absent."""
+def secrets_hook(cfg: StackConfig) -> list[dict[str, Any]]:
+    """The gateway's API secret, the store's password and the tenants' LiteLLM keys, random,
+    created in the cluster if absent: before the gateway starts, which reads JWT tenants' keys
+    from its environment."""
     wanted = [f"{GATEWAY_SECRET}/APISecret", f"{STORE_SECRET}/password"]
+    wanted += [f"tenant-{t.name}-litellm-key/key:litellm" for t in cfg.tenants]
     script = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -311,7 +372,7 @@ def secrets_hook() -> list[dict[str, Any]]:
     env = [{"name": "ENSURE_SECRETS", "value": ",".join(wanted)}]
     return [
         script,
-        *_rbac("tyk-secrets", [GATEWAY_SECRET, STORE_SECRET]),
+        *_rbac("tyk-secrets", [item.split("/")[0] for item in wanted]),
         _job("tyk-secrets", SECRETS_POD, "Sync", env, "tyk-secrets"),
     ]
 
@@ -349,7 +410,23 @@ def tenant_objects(cfg: StackConfig) -> list[dict[str, Any]]:
 def chart_values(entry: CatalogEntry, cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if entry.name == "tyk":
-        extra = {"gateway": {"podAnnotations": {"inference-platform/tyk-config": config_checksum(cfg)}}}
+        env = [
+            # Revocation lists the keys it made; Tyk stores them hashed (config enable_hashed_keys_listing).
+            {"name": "TYK_GW_ENABLEHASHEDKEYSLISTING", "value": "true"},
+            *(
+                {
+                    "name": "TYK_SECRET_" + key_env(t.name).upper(),
+                    # Optional: a missing key sends an empty bearer upstream, which LiteLLM refuses.
+                    "valueFrom": {
+                        "secretKeyRef": {"name": f"tenant-{t.name}-litellm-key", "key": "key", "optional": True}
+                    },
+                }
+                for t in cfg.tenants
+                if t.oidc_group
+            ),
+        ]
+        pod = {"podAnnotations": {"inference-platform/tyk-config": config_checksum(cfg)}, "extraEnvs": env}
+        extra = {"gateway": pod}
     return deep_merge(entry.values, computed_values(entry.name, facts), extra, cfg.overrides(entry.name))
 
 
@@ -370,7 +447,7 @@ def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
     if not cfg.enabled("tyk"):
         return []
     catalog = load_catalog()
-    config = [*config_maps(cfg), service(), *network_policies(), *secrets_hook()]
+    config = [*config_maps(cfg), service(), *network_policies(cfg), *secrets_hook(cfg)]
     apps = [_child("tyk-config", CONFIG_WAVE, manifests_source(config, "tyk-config"), cfg)]
     for name in ("tyk-redis", "tyk"):
         entry = catalog[name]

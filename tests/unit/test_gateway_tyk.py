@@ -3,13 +3,14 @@ the secrets hook and tenant Job, RBAC, NetworkPolicies; pure renderers, no Pulum
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 import pytest
 
 from components.catalog import load_catalog, manifests_chart
-from components.config import parse_stack_config
+from components.config import ConfigError, parse_stack_config
 from components.gateway import names, tyk
 from tests.plain_facts import gke_facts, operator_facts
 from tooling import chart_values as cv
@@ -227,3 +228,107 @@ def test_every_rendered_object_validates_strictly_and_holds_no_secret():
     errors = {o["metadata"]["name"] + "/" + o["kind"]: checker.validate(o) for o in rendered}
     assert {k: v for k, v in errors.items() if v} == {}
     assert [f for o in rendered for f in scan_object(o)] == []
+
+
+OIDC = {"oidc": {"jwksUri": "https://idp.example.com/.well-known/jwks.json"}}
+
+
+def oidc_config():
+    return config(tenants=[TENANTS[0] | {"oidcGroup": "ml-team-a"}, TENANTS[1]], gateway=OIDC)
+
+
+def test_a_tenant_with_an_oidc_group_gets_a_jwt_entrance_for_members_only():
+    data = by_kind(apps(oidc_config())["tyk-config"], "ConfigMap")["tyk-apps"]["data"]
+    assert set(data) == {"llm.json", "tenant-team-a-oidc.json"}
+    api = json.loads(data["tenant-team-a-oidc.json"])
+    assert api["enable_jwt"] is True and api["use_keyless"] is False
+    assert base64.b64decode(api["jwt_source"]).decode() == OIDC["oidc"]["jwksUri"]
+    assert api["jwt_scope_claim_name"] == "groups"
+    assert api["jwt_scope_to_policy_mapping"] == {"ml-team-a": "tenant-team-a"}
+    # No default policy: a valid JWT without the group gets no policy, hence 403.
+    assert api["jwt_default_policies"] == []
+    assert api["proxy"] == {
+        "listen_path": "/oidc/team-a/",
+        "target_url": names.litellm_url(),
+        "strip_listen_path": True,
+    }
+    headers = api["version_data"]["versions"]["Default"]["global_headers"]
+    assert headers == {"Authorization": "Bearer $secret_env.litellm_key_team_a"}
+    policies = by_kind(apps(oidc_config())["tyk-config"], "ConfigMap")["tyk-policies"]["data"]
+    assert set(json.loads(policies["tenant-team-a.json"])["access_rights"]) == {"llm", "tenant-team-a-oidc"}
+
+
+def test_the_gateway_reads_jwt_tenants_keys_from_their_secrets():
+    values = apps(oidc_config())["tyk"]["spec"]["source"]["helm"]["valuesObject"]
+    env = {e["name"]: e for e in values["gateway"]["extraEnvs"]}
+    # $secret_env.litellm_key_team_a reads TYK_SECRET_LITELLM_KEY_TEAM_A (mw_url_rewrite.go replaceVariables).
+    ref = env["TYK_SECRET_LITELLM_KEY_TEAM_A"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "tenant-team-a-litellm-key", "key": "key", "optional": True}
+    assert not any(name.startswith("TYK_SECRET_LITELLM_KEY_TEAM_B") for name in env)
+    assert env["TYK_GW_ENABLEHASHEDKEYSLISTING"]["value"] == "true"
+
+
+def test_tenant_litellm_keys_exist_before_the_gateway_starts():
+    hook = by_kind(apps()["tyk-config"], "Job")["tyk-secrets"]
+    env = {e["name"]: e.get("value") for e in hook["spec"]["template"]["spec"]["containers"][0]["env"]}
+    wanted = env["ENSURE_SECRETS"].split(",")
+    assert "tenant-team-a-litellm-key/key:litellm" in wanted and "tenant-team-b-litellm-key/key:litellm" in wanted
+    role = by_kind(apps()["tyk-config"], "Role")["tyk-secrets"]
+    assert role["rules"][0]["resourceNames"] == [w.split("/")[0] for w in wanted]
+    assert int(apps()["tyk-config"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) < int(
+        apps()["tyk"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+    )
+
+
+def test_oidc_lets_the_gateway_reach_the_provider_over_https_only():
+    plain = by_kind(apps()["tyk-config"], "NetworkPolicy")["tyk-gateway"]["spec"]["egress"]
+    oidc = by_kind(apps(oidc_config())["tyk-config"], "NetworkPolicy")["tyk-gateway"]["spec"]["egress"]
+    assert oidc == [*plain, {"ports": [{"port": 443, "protocol": "TCP"}]}]
+
+
+def test_oidc_objects_validate_and_hold_no_secret():
+    checker = Conformance()
+    rendered = [
+        o
+        for a in apps(oidc_config()).values()
+        if a["spec"]["source"]["chart"] == manifests_chart().name
+        for o in objects(a)
+    ]
+    assert [e for o in rendered for e in checker.validate(o)] == []
+    assert [f for a in apps(oidc_config()).values() for f in scan_object(a)] == []
+    for name in ("tyk", "tyk-redis"):
+        source = apps(oidc_config())[name]["spec"]["source"]
+        carried = cv.load_chart_values(source["chart"], source["targetRevision"])
+        assert cv.unknown_keys(source["helm"]["valuesObject"], carried) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"tenants": [TENANTS[1] | {"oidcGroup": "g"}]},
+            "inference-platform:tenants[0].oidcGroup: an OIDC group needs the provider whose JWTs Tyk verifies: "
+            "set gateway.oidc.jwksUri",
+        ),
+        (
+            {"gateway": {"oidc": {"jwksUri": "http://idp.example.com/jwks"}}},
+            "inference-platform:gateway.oidc.jwksUri: jwksUri must be an https:// URL: "
+            "Tyk trusts whatever keys it serves",
+        ),
+        (
+            {"gateway": {"oidc": {"jwksUri": "https://idp.example.com/jwks", "groupsClaim": "a b"}}},
+            "inference-platform:gateway.oidc.groupsClaim: 'a b' is not a claim name "
+            "(letters, digits, '_', '-', '.' between names)",
+        ),
+        (
+            {"tenants": [TENANTS[1] | {"oidcGroup": "g"}], "gateway": OIDC, "components": {"tyk": {"enabled": False}}},
+            "inference-platform:tenants[0].oidcGroup: JWTs are verified by Tyk, which is turned off; "
+            "enable tyk or remove it",
+        ),
+    ],
+)
+def test_bad_oidc_input_is_refused_with_the_key_path(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        config(**overrides)
+    (line,) = str(err.value).splitlines()[1:]
+    assert line.strip() == message
