@@ -10,7 +10,7 @@ and changes nothing when everything already matches. Rotation is deleting a Secr
 
 Input (TENANTS_FILE, JSON, no secrets): {"apiId": ..., "orgId": ..., "tenants": [{"name",
 "team": {LiteLLM team fields}, "policy": Tyk policy id}]}. Credentials come from the
-environment (LITELLM_MASTER_KEY, TYK_SECRET) and the pod's ServiceAccount token.
+files under CREDENTIALS_DIR (litellm-master-key, tyk-secret) and the pod's ServiceAccount token.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 MANAGED_BY = "inference-platform"
@@ -276,8 +276,8 @@ def run(spec: dict[str, Any], clients: Clients, attempts: int, pause: float) -> 
     return []
 
 
-def main() -> int:
-    env = os.environ
+def main(env: Mapping[str, str] = os.environ, sa_dir: str = SA_DIR) -> int:
+    """The Job's entry point: ENSURE_SECRETS set, the secrets hook; otherwise, tenants."""
     bootstrap_only = "ENSURE_SECRETS" in env
     spec: dict[str, Any] = {"tenants": []}
     if not bootstrap_only:
@@ -285,19 +285,21 @@ def main() -> int:
             spec = json.load(handle)
 
     def clients() -> tuple[Http, Http, Secrets]:
-        with open(f"{SA_DIR}/token") as handle:
+        with open(f"{sa_dir}/token") as handle:
             token = handle.read().strip()
-        with open(f"{SA_DIR}/namespace") as handle:
+        with open(f"{sa_dir}/namespace") as handle:
             namespace = handle.read().strip()
-        kube = Http(
-            f"https://{env['KUBERNETES_SERVICE_HOST']}:{env['KUBERNETES_SERVICE_PORT']}",
-            {"Authorization": f"Bearer {token}"},
-            ssl.create_default_context(cafile=f"{SA_DIR}/ca.crt"),
-        )
+        api = env.get("KUBE_API_URL") or f"https://{env['KUBERNETES_SERVICE_HOST']}:{env['KUBERNETES_SERVICE_PORT']}"
+        context = ssl.create_default_context(cafile=f"{sa_dir}/ca.crt") if api.startswith("https://") else None
+        kube = Http(api, {"Authorization": f"Bearer {token}"}, context)
         if bootstrap_only:
             return None, None, Secrets(kube, namespace)  # type: ignore[return-value]
-        litellm = Http(env["LITELLM_URL"], {"Authorization": f"Bearer {env['LITELLM_MASTER_KEY']}"})
-        tyk = Http(env["TYK_URL"], {"x-tyk-authorization": env["TYK_SECRET"]})
+        with open(f"{env['CREDENTIALS_DIR']}/litellm-master-key") as handle:
+            master_key = handle.read().strip()
+        with open(f"{env['CREDENTIALS_DIR']}/tyk-secret") as handle:
+            tyk_secret = handle.read().strip()
+        litellm = Http(env["LITELLM_URL"], {"Authorization": f"Bearer {master_key}"})
+        tyk = Http(env["TYK_URL"], {"x-tyk-authorization": tyk_secret})
         return litellm, tyk, Secrets(kube, namespace)
 
     if bootstrap_only:

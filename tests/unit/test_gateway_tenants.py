@@ -158,7 +158,7 @@ def world() -> Iterator[dict[str, Any]]:
             rec.Secrets(rec.Http(servers["kube"][1], {"Authorization": "Bearer sa-token"}, timeout=5), "llm-gateway"),
         )
 
-    yield {"fakes": fakes, "clients": clients}
+    yield {"fakes": fakes, "clients": clients, "urls": {name: url for name, (_, url) in servers.items()}}
     for server, _ in servers.values():
         server.shutdown()
         server.server_close()
@@ -322,3 +322,42 @@ def test_bootstrap_creates_missing_secrets_only(world):
     kept = world["fakes"]["kube"].state["secrets"]["tyk-redis-auth"]["data"]["password"]
     assert rec.bootstrap(["tyk-gateway-secret/APISecret", "tyk-redis-auth/password"], store) == []
     assert world["fakes"]["kube"].state["secrets"]["tyk-redis-auth"]["data"]["password"] == kept
+
+
+def job_env(world, tmp_path, **extra: str) -> tuple[dict[str, str], str]:
+    """The files and variables the Job's pod gives the script, pointing at the fakes."""
+    sa = tmp_path / "sa"
+    sa.mkdir()
+    (sa / "token").write_text("sa-token\n")
+    (sa / "namespace").write_text("llm-gateway")
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    (creds / "litellm-master-key").write_text("master")
+    (creds / "tyk-secret").write_text("tyk-secret")
+    env = {"KUBE_API_URL": world["urls"]["kube"], "CREDENTIALS_DIR": str(creds), **extra}
+    return env, str(sa)
+
+
+def test_the_job_entry_point_reconciles_from_its_files(world, tmp_path, capsys):
+    tenants = tmp_path / "tenants.json"
+    tenants.write_text(json.dumps(spec(tenant("acme", ["qwen"]))))
+    env, sa = job_env(
+        world,
+        tmp_path,
+        TENANTS_FILE=str(tenants),
+        LITELLM_URL=world["urls"]["litellm"],
+        TYK_URL=world["urls"]["tyk"],
+        ATTEMPTS="1",
+    )
+    assert rec.main(env, sa) == 0
+    assert "1 tenant(s) reconciled, 5 change(s)" in capsys.readouterr().out
+    assert rec.main(env, sa) == 0
+    assert "1 tenant(s) reconciled, 0 change(s)" in capsys.readouterr().out
+
+
+def test_the_hook_entry_point_creates_the_secrets(world, tmp_path, capsys):
+    env, sa = job_env(world, tmp_path, ENSURE_SECRETS="tyk-gateway-secret/APISecret,tyk-redis-auth/password")
+    assert rec.main(env, sa) == 0
+    assert set(world["fakes"]["kube"].state["secrets"]) == {"tyk-gateway-secret", "tyk-redis-auth"}
+    assert rec.main(env, sa) == 0
+    assert capsys.readouterr().out.strip().endswith("every secret exists")

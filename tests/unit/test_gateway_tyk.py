@@ -172,12 +172,22 @@ def test_jobs_are_retried_sync_hooks():
         assert not ctx["allowPrivilegeEscalation"]
 
 
-def test_tenant_job_reads_credentials_from_secrets_only():
+def test_tenant_job_reads_credentials_from_secret_files_only():
     job = by_kind(apps()["tyk-tenants"], "Job")["tenant-reconciler"]
-    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["LITELLM_MASTER_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "litellm-master-key", "key": "master-key"}
-    assert env["TYK_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": tyk.GATEWAY_SECRET, "key": "APISecret"}
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert all("value" in e for e in env.values()), "credentials travel as files, not variables"
     assert env["TYK_URL"]["value"].endswith(f"{names.TYK_SERVICE}.{names.NAMESPACE}.svc.cluster.local:8080")
+    secrets = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    assert secrets["litellm-master-key"]["secretName"] == "litellm-master-key"
+    assert secrets["litellm-master-key"]["items"] == [{"key": "master-key", "path": "master-key"}]
+    assert secrets["tyk-secret"]["secretName"] == tyk.GATEWAY_SECRET
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {f"{tyk.CREDENTIALS_DIR}/litellm-master-key", f"{tyk.CREDENTIALS_DIR}/tyk-secret"} <= mounts
+    # No automounted token: a projected, expiring one where clients look for it.
+    assert pod["automountServiceAccountToken"] is False
+    assert "/var/run/secrets/kubernetes.io/serviceaccount" in mounts
 
 
 def test_rbac_gets_only_the_tenant_secrets_it_owns():
