@@ -11,7 +11,8 @@ import pytest
 
 from components.catalog import load_catalog, manifests_chart
 from components.config import ConfigError, parse_stack_config
-from components.gateway import names, tyk
+from components.gateway import names, tenants, tyk
+from components.gateway import tyk_shared as shared
 from tests.plain_facts import gke_facts, operator_facts
 from tooling import chart_values as cv
 from tooling.conformance import Conformance
@@ -92,8 +93,8 @@ def test_chart_values_keys_exist_in_the_pinned_charts(facts):
 def test_gateway_reads_generated_secrets_and_file_configs():
     values = apps()["tyk"]["spec"]["source"]["helm"]["valuesObject"]
     # Both names set: templates/secrets.yaml renders no Secret (no CHANGEME API secret, no password).
-    assert values["global"]["secrets"]["useSecretName"] == tyk.GATEWAY_SECRET
-    assert values["global"]["redis"]["passSecret"] == {"name": tyk.STORE_SECRET, "keyName": "password"}
+    assert values["global"]["secrets"]["useSecretName"] == shared.GATEWAY_SECRET
+    assert values["global"]["redis"]["passSecret"] == {"name": shared.STORE_SECRET, "keyName": "password"}
     assert "APISecret" not in values["global"]["secrets"] and "pass" not in values["global"]["redis"]
     mounts = {m["name"]: m["mountPath"] for m in values["gateway"]["extraVolumeMounts"]}
     # The chart's TYK_GW_APPPATH and TYK_GW_POLICIES_POLICYPATH (policy source "file").
@@ -106,7 +107,7 @@ def test_gateway_reads_generated_secrets_and_file_configs():
 def test_store_password_comes_from_the_generated_secret():
     values = apps()["tyk-redis"]["spec"]["source"]["helm"]["valuesObject"]
     assert values["auth"]["enabled"] is True
-    assert values["auth"]["usersExistingSecret"] == tyk.STORE_SECRET
+    assert values["auth"]["usersExistingSecret"] == shared.STORE_SECRET
     assert values["auth"]["aclUsers"]["default"] == {"permissions": "~* &* +@all", "passwordKey": "password"}
     assert values["dataStorage"]["className"] == operator_facts()["storageClass"]
 
@@ -127,7 +128,7 @@ def test_one_policy_per_tenant_with_its_rate_limit_and_quota():
     assert (a["rate"], a["per"], a["quota_max"], a["quota_renewal_rate"]) == (5, 1, 10000, 86400)
     # No limits configured: Tyk's "none" (rate 0 skips the limiter, quota -1 is unlimited).
     assert (b["rate"], b["per"], b["quota_max"]) == (0, 0, -1)
-    assert list(a["access_rights"]) == [tyk.API_ID]
+    assert list(a["access_rights"]) == [shared.API_ID]
 
 
 def test_a_config_change_rolls_the_gateway():
@@ -151,7 +152,7 @@ def test_tenant_spec_carries_limits_and_no_key():
         "models": ["qwen"],
         "metadata": {"managed-by": "inference-platform", "tenant": "team-a"},
     }
-    assert cm["data"]["tenant_reconciler.py"] == tyk.RECONCILER.read_text()
+    assert cm["data"]["tenant_reconciler.py"] == tenants.RECONCILER.read_text()
 
 
 def test_jobs_are_retried_sync_hooks():
@@ -166,7 +167,7 @@ def test_jobs_are_retried_sync_hooks():
         assert "BeforeHookCreation" in notes["argocd.argoproj.io/hook-delete-policy"]
         assert job["spec"]["backoffLimit"] >= 1
         (container,) = job["spec"]["template"]["spec"]["containers"]
-        assert container["image"] == tyk.JOB_IMAGE and ":" in container["image"].rsplit("/", 1)[1]
+        assert container["image"] == tenants.JOB_IMAGE and ":" in container["image"].rsplit("/", 1)[1]
         ctx = container["securityContext"]
         assert ctx["readOnlyRootFilesystem"] and ctx["runAsNonRoot"] and ctx["capabilities"] == {"drop": ["ALL"]}
         assert not ctx["allowPrivilegeEscalation"]
@@ -182,9 +183,9 @@ def test_tenant_job_reads_credentials_from_secret_files_only():
     secrets = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
     assert secrets["litellm-master-key"]["secretName"] == "litellm-master-key"
     assert secrets["litellm-master-key"]["items"] == [{"key": "master-key", "path": "master-key"}]
-    assert secrets["tyk-secret"]["secretName"] == tyk.GATEWAY_SECRET
+    assert secrets["tyk-secret"]["secretName"] == shared.GATEWAY_SECRET
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
-    assert {f"{tyk.CREDENTIALS_DIR}/litellm-master-key", f"{tyk.CREDENTIALS_DIR}/tyk-secret"} <= mounts
+    assert {f"{tenants.CREDENTIALS_DIR}/litellm-master-key", f"{tenants.CREDENTIALS_DIR}/tyk-secret"} <= mounts
     # No automounted token: a projected, expiring one where clients look for it.
     assert pod["automountServiceAccountToken"] is False
     assert "/var/run/secrets/kubernetes.io/serviceaccount" in mounts
@@ -215,18 +216,18 @@ def test_network_policies_allow_only_the_previous_hop():
     gateway = policies["tyk-gateway"]["spec"]
     assert gateway["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
     targets = [(e["to"][0].get("podSelector", {}).get("matchLabels"), e["ports"][0]["port"]) for e in gateway["egress"]]
-    assert targets == [(tyk.LITELLM_POD, 4000), (tyk.STORE_POD, 6379), (None, 53)]
+    assert targets == [(shared.LITELLM_POD, 4000), (shared.STORE_POD, 6379), (None, 53)]
     store = policies["tyk-redis"]["spec"]
-    assert store["ingress"][0]["from"] == [{"podSelector": {"matchLabels": tyk.TYK_POD}}]
+    assert store["ingress"][0]["from"] == [{"podSelector": {"matchLabels": shared.TYK_POD}}]
     job = policies["tenant-reconciler"]["spec"]
-    assert job["ingress"] == [] and job["podSelector"]["matchLabels"] == tyk.RECONCILER_POD
+    assert job["ingress"] == [] and job["podSelector"]["matchLabels"] == shared.RECONCILER_POD
     ports = sorted(p["port"] for e in job["egress"] for p in e["ports"])
     assert ports == [53, 53, 443, 4000, 6443, 8080]
 
 
 def test_service_has_the_contract_name_and_selects_tyk_pods():
     svc = by_kind(apps()["tyk-config"], "Service")[names.TYK_SERVICE]
-    assert svc["spec"]["selector"] == tyk.TYK_POD
+    assert svc["spec"]["selector"] == shared.TYK_POD
     assert svc["spec"]["ports"][0]["port"] == names.TYK_PORT
 
 
