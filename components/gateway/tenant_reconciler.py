@@ -105,7 +105,16 @@ def tyk_key() -> str:
 
 
 def _differs(want: dict[str, Any], have: dict[str, Any]) -> bool:
-    return any(have.get(k) != v for k, v in want.items())
+    """Whether `have` lacks a field of `want`; maps compare as subsets, since a service may
+    add entries of its own to metadata."""
+    for key, value in want.items():
+        there = have.get(key)
+        if isinstance(value, dict) and isinstance(there, dict):
+            if _differs(value, there):
+                return True
+        elif there != value:
+            return True
+    return False
 
 
 def ensure_team(litellm: Http, team: dict[str, Any], changes: list[str]) -> None:
@@ -153,8 +162,11 @@ def ensure_litellm_key(litellm: Http, key: str, tenant: dict[str, Any], changes:
 
 
 def ensure_tyk_key(tyk: Http, key: str, session: dict[str, Any], tenant: str, changes: list[str]) -> None:
+    """A custom key: Tyk stores it as a token of org and id, and finds it by the raw key within the
+    org (the API's, named by api_id, on reads; the session's org_id on writes)."""
     path = f"/tyk/keys/{key}"
-    status, found = tyk.call("GET", path)
+    api = next(iter(session["access_rights"]))
+    status, found = tyk.call("GET", f"{path}?{urllib.parse.urlencode({'api_id': api})}")
     if status == 404:
         tyk.call("POST", path, session)
         changes.append(f"tyk key of {tenant} created")

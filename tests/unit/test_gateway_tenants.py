@@ -85,6 +85,8 @@ class FakeTyk(Fake):
         name = url.path.removeprefix("/tyk/keys/")
         hashed = name if "hashed=true" in url.query else hashlib.sha256(name.encode()).hexdigest()
         if method == "GET":
+            # A custom key is found by its raw id only within its org (named through api_id).
+            assert "hashed=true" in url.query or "api_id=llm" in url.query
             found = keys.get(hashed)
             return (200, found) if found else (404, None)
         if method in ("POST", "PUT"):
@@ -218,6 +220,12 @@ def test_second_run_changes_nothing(world):
     assert rec.run(desired, world["clients"], attempts=1, pause=0) == []
     assert json.dumps([f.state for f in world["fakes"].values()], sort_keys=True) == before
     assert [len([r for r in f.log if r[0] != "GET"]) for f in world["fakes"].values()] == writes
+
+
+def test_entries_a_service_adds_to_metadata_do_not_cause_updates(world):
+    rec.run(spec(tenant("acme", ["qwen"])), world["clients"], attempts=1, pause=0)
+    world["fakes"]["litellm"].state["teams"]["acme"]["metadata"]["added-by-litellm"] = True
+    assert rec.run(spec(tenant("acme", ["qwen"])), world["clients"], attempts=1, pause=0) == []
 
 
 def test_changed_limits_update_the_team_and_keep_the_keys(world):
