@@ -84,8 +84,8 @@ BAD = [
     ),
     (
         "profile whose layer is empty",
-        with_(KIND, "profile", "llm-gateway"),
-        "profile 'llm-gateway' needs layer 'llm-gateway'",
+        with_(KIND, "profile", "full"),
+        "profile 'full' needs layer 'experience'",
     ),
     (
         "GPU pool without accelerator",
