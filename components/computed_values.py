@@ -109,11 +109,17 @@ def _hcloud_ccm(facts: Facts) -> dict[str, Any]:
     return {"env": env}
 
 
+def _tyk_redis(facts: Facts) -> dict[str, Any]:
+    # Tyk's store keeps its keys and counters on the substrate's default class.
+    return {"dataStorage": {"className": facts["storageClass"]}}
+
+
 COMPUTED: dict[str, Callable[[Facts], dict[str, Any]]] = {
     "external-secrets": _external_secrets,
     "kube-prometheus-stack": _kube_prometheus_stack,
     "gpu-operator": _gpu_operator,
     "hcloud-ccm": _hcloud_ccm,
+    "tyk-redis": _tyk_redis,
 }
 
 

@@ -50,6 +50,21 @@ FREE_FORM: dict[str, tuple[str, ...]] = {
     # environment variables of those names; the security contexts and resources are copied
     # into the pod spec as they are.
     "litellm-helm": ("proxy_config", "envVars", "podSecurityContext", "securityContext", "resources"),
+    # Keys the tyk-gateway chart documents only in comments of its values.yaml and reads in
+    # templates (_helpers.tpl redis_url / redis_secret_*, deployment-gw-repset.yaml); the pod's
+    # labels and annotations; resource requirements, copied into the containers as they are.
+    "tyk-gateway": (
+        "global.redis.addrs",
+        "global.redis.passSecret",
+        "gateway.accessLogs.template",
+        "gateway.podLabels",
+        "gateway.podAnnotations",
+        "gateway.resources",
+        "gateway.initContainers.setupDirectories.resources",
+    ),
+    # Valkey ACL users (names are the operator's; the chart reads permissions and passwordKey)
+    # and the container's resource requirements.
+    "valkey": ("auth.aclUsers", "resources"),
 }
 
 # Chart values the chart copies into a custom resource: chart path -> (CRD schema file, dotted

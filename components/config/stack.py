@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from components.catalog import PROFILES, load_catalog, load_data
 from components.config import deployed, plaintext
 from components.config.base import Strict, dns_label, key_error
+from components.config.gateway import GatewayConfig
 from components.config.litellm import LiteLLMConfig
 from components.config.modelspec import ModelSpec
 from components.config.substrates import SubstrateConfig
@@ -111,6 +112,7 @@ class StackConfig(Strict):
     models: list[ModelSpec] = Field(default_factory=list)
     tenants: list[Tenant] = Field(default_factory=list)
     litellm: LiteLLMConfig = LiteLLMConfig()
+    gateway: GatewayConfig = GatewayConfig()
     kubeconfig: SecretStr | None = None
     sops_age_key: SecretStr | None = None
     supervisor_kubeconfig: SecretStr | None = None
@@ -267,6 +269,15 @@ class StackConfig(Strict):
                     raise key_error(
                         f"tenants[{i}].{key}", f"{key} is enforced by Tyk, which is turned off; enable tyk or remove it"
                     )
+            if tenant.oidc_group is not None and not self.enabled("tyk"):
+                raise key_error(
+                    f"tenants[{i}].oidcGroup", "JWTs are verified by Tyk, which is turned off; enable tyk or remove it"
+                )
+            if tenant.oidc_group is not None and self.gateway.oidc is None:
+                raise key_error(
+                    f"tenants[{i}].oidcGroup",
+                    "an OIDC group needs the provider whose JWTs Tyk verifies: set gateway.oidc.jwksUri",
+                )
         return self
 
     @model_validator(mode="after")
