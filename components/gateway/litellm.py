@@ -13,7 +13,7 @@ Pod labels others select on:
   `app.kubernetes.io/instance: litellm`.
 - Database pods: `cnpg.io/cluster: litellm-db`.
 Callers LiteLLM admits: Tyk pods `app.kubernetes.io/name: tyk-gateway` and the tenant reconcile
-Job's pods `app.kubernetes.io/component: tenant-reconciler` (both in llm-gateway), and
+Job's pods `app.kubernetes.io/name: tenant-reconciler` (both in llm-gateway), and
 Prometheus (`app.kubernetes.io/name: prometheus` in namespace monitoring).
 """
 
@@ -54,9 +54,9 @@ MASTER_KEY_KEY = "master-key"
 MASTER_KEY_REMOTE = "litellm-master-key"
 MASTER_KEY_JOB = "litellm-master-key"
 
-LITELLM_POD = {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/instance": "litellm"}
-TYK_POD = {"app.kubernetes.io/name": "tyk-gateway"}
-RECONCILER_POD = {"app.kubernetes.io/component": "tenant-reconciler"}
+LITELLM_POD = {**names.LITELLM_POD, "app.kubernetes.io/instance": "litellm"}
+TYK_POD = names.TYK_POD
+RECONCILER_POD = names.RECONCILER_POD
 PROMETHEUS = {"namespace": "monitoring", "pod": {"app.kubernetes.io/name": "prometheus"}}
 CNPG_OPERATOR = {"namespace": "cnpg-system", "pod": {"app.kubernetes.io/name": "cloudnative-pg"}}
 PART_OF = {"app.kubernetes.io/part-of": "inference-platform", "app.kubernetes.io/component": "litellm"}

@@ -15,6 +15,11 @@ LITELLM_SERVICE = "litellm"
 LITELLM_PORT = 4000
 TYK_SERVICE = "tyk-gateway"
 TYK_PORT = 8080
+# Pod labels each hop's NetworkPolicy selects the previous hop by (set by the charts' values
+# or by the renderers; one definition, so a policy never selects pods that carry other labels).
+LITELLM_POD = {"app.kubernetes.io/name": "litellm"}
+TYK_POD = {"app.kubernetes.io/name": "tyk-gateway"}
+RECONCILER_POD = {"app.kubernetes.io/name": "tenant-reconciler"}
 
 
 # The class of the Istio the layer installs where the substrate has no managed Gateway.

@@ -28,6 +28,7 @@ from components.catalog import PLATFORM_DIR, load_catalog
 from components.computed_values import computed_values
 from components.config import StackConfig
 from components.config.modelspec import ModelSpec
+from components.gateway import names
 from components.gateway.names import GATEWAY, ISTIO_CLASS, NAMESPACE, path_prefix
 from components.serving.vllm import selector
 from components.serving.vllm import settings as vllm_settings
@@ -42,7 +43,7 @@ EPP_METRICS_PORT = 9090
 # Istio's gateway Envoy serves merged Prometheus metrics here (its pod's `prometheus.io` port).
 ISTIO_METRICS_PORT = 15020
 GATEWAY_POD_LABEL = "gateway.networking.k8s.io/gateway-name"
-LITELLM_POD = {"app.kubernetes.io/name": "litellm"}
+LITELLM_POD = names.LITELLM_POD
 MONITORING = {"kubernetes.io/metadata.name": "monitoring"}
 # Sync waves inside the layer: CRDs, then istiod, then the Gateway, pools, and routes last.
 CRD_WAVE = -10

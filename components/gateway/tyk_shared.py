@@ -11,10 +11,10 @@ API_ID = "llm"
 ORG_ID = "inference-platform"
 GATEWAY_SECRET = "tyk-gateway-secret"
 STORE_SECRET = "tyk-redis-auth"
-LITELLM_POD = {"app.kubernetes.io/name": "litellm"}
-TYK_POD = {"app.kubernetes.io/name": "tyk-gateway"}
+LITELLM_POD = names.LITELLM_POD
+TYK_POD = names.TYK_POD
 STORE_POD = {"app.kubernetes.io/name": "valkey", "app.kubernetes.io/instance": "tyk-redis"}
-RECONCILER_POD = {"app.kubernetes.io/name": "tenant-reconciler"}
+RECONCILER_POD = names.RECONCILER_POD
 SECRETS_POD = {"app.kubernetes.io/name": "tyk-secrets"}
 LABELS = {"app.kubernetes.io/part-of": "inference-platform", "app.kubernetes.io/component": "tyk"}
 

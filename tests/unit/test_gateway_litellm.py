@@ -286,7 +286,7 @@ def test_network_policy_admits_only_tyk_the_reconciler_and_prometheus():
     selectors = [peer.get("podSelector", {}).get("matchLabels") for peer in rule["from"]]
     assert selectors == [
         {"app.kubernetes.io/name": "tyk-gateway"},
-        {"app.kubernetes.io/component": "tenant-reconciler"},
+        {"app.kubernetes.io/name": "tenant-reconciler"},
         {"app.kubernetes.io/name": "prometheus"},
     ]
     assert rule["from"][2]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
