@@ -20,7 +20,7 @@ from components.config import StackConfig
 from components.config.stack import RESERVED_NAMESPACES
 from components.gateway.layer import CLUSTER_KINDS as GATEWAY_CLUSTER_KINDS
 from components.gateway.layer import gateway_children
-from components.serving.vllm import render_vllm
+from components.serving.engines import render_model
 from components.serving.vllm import settings as vllm_settings
 from components.shards import root_names, shard
 from components.values import deep_merge
@@ -124,7 +124,7 @@ def serving_children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, 
             f"model-{model.name}",
             project="serving",
             namespace=namespace,
-            source=manifests_source(render_vllm(model, facts, namespace), f"model-{model.name}"),
+            source=manifests_source(render_model(model, facts, namespace), f"model-{model.name}"),
             argocd_namespace=cfg.argocd.namespace,
             wave=MODEL_WAVE,
             labels={"inference-platform/layer": "serving", "inference-platform/model": model.name},

@@ -230,3 +230,9 @@ def test_max_model_len_beyond_reach_is_refused():
     # 6Gi leaves a 3 GiB KV cache: 786432 tokens at the 4 KiB floor, so a million cannot fit.
     message = refusal(maxModelLen=1_000_000, resources={"memory": "6Gi"})
     assert "maxModelLen 1000000 is beyond what the KV cache" in message and "3 GiB" in message
+
+
+def test_every_engine_the_config_accepts_has_a_renderer():
+    from components.serving.engines import check_registry
+
+    check_registry()

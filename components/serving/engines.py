@@ -1,0 +1,30 @@
+"""Serving engines: which renderer turns a ModelSpec into the objects of its Application.
+
+Each engine module renders plain objects for one model into the serving namespace; the
+layer code only looks the engine up here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from components.config.modelspec import RENDERED_ENGINES, ModelSpec
+from components.serving.vllm import render_vllm
+
+Renderer = Callable[[ModelSpec, dict[str, Any], str], list[dict[str, Any]]]
+
+RENDERERS: dict[str, Renderer] = {
+    "vllm": render_vllm,
+}
+
+
+def render_model(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
+    """Every object `model` needs, for its engine."""
+    return RENDERERS[model.engine](model, facts, namespace)
+
+
+def check_registry() -> None:
+    """The engines the config accepts are exactly the ones rendered here."""
+    if set(RENDERERS) != set(RENDERED_ENGINES):
+        raise RuntimeError(f"engines rendered {sorted(RENDERERS)} differ from the config's {sorted(RENDERED_ENGINES)}")
