@@ -20,6 +20,8 @@ pulumi.export("kubeconfig", facts.kubeconfig)
 pulumi.export("argocdNamespace", platform.argocd_namespace)
 pulumi.export("roots", platform.roots)
 pulumi.export("models", [m.name for m in config.models])
+# Names only: tenant keys are generated in the cluster and never pass through Pulumi.
+pulumi.export("tenants", [t.name for t in config.tenants])
 for name, value in facts.outputs.items():
     pulumi.export(name, value)
 if platform.grafana_admin_password is not None:

@@ -30,7 +30,7 @@ users:
     client-certificate-data: RkFLRS1DTElFTlQtQ0VSVC1TSE9VTEQtTkVWRVItQkUtTE9HR0VE
     client-key-data: RkFLRS1DTElFTlQtS0VZLVNIT1VMRC1ORVZFUi1CRS1MT0dHRUQ=
 """
-OUTPUTS = {"kubeconfig": KUBECONFIG, "models": ["qwen25-05b"], "substrate": "kind"}
+OUTPUTS = {"kubeconfig": KUBECONFIG, "models": ["qwen25-05b"], "tenants": ["local"], "substrate": "kind"}
 SECRET_OUTPUTS = {"kubeconfig"}
 
 

@@ -104,7 +104,8 @@ def test_e2e_lifecycle_leaves_the_project_as_it_found_it_and_logs_no_secret(proj
     assert printed.count("command:local:Command kubeconfig") >= len(CREDENTIALS)
     assert not [c for c in CREDENTIALS if c in printed]
     assert outputs["kubeconfig"].secret
-    assert "stack outputs: {'kubeconfig': '[secret]', 'models': ['qwen25-05b'], 'substrate': 'kind'}" in lines
+    shown = "{'kubeconfig': '[secret]', 'models': ['qwen25-05b'], 'tenants': ['local'], 'substrate': 'kind'}"
+    assert f"stack outputs: {shown}" in lines
 
 
 def test_running_in_the_tree_would_have_changed_it(project, fake_cli, tmp_path):
@@ -177,7 +178,7 @@ def test_make_up_and_destroy_leave_the_project_as_they_found_it(project, fake_cl
     assert (project / ".state" / "local.kubeconfig").stat().st_mode & 0o777 == 0o600
     for printed in (first, second, destroyed):
         assert not [c for c in CREDENTIALS if c in printed]
-    assert "port-forward svc/qwen25-05b" in second
+    assert "port-forward svc/tyk-gateway" in second and "tenant-local-key" in second
 
 
 def test_workdir_copy_keeps_the_salt_and_takes_edits(project, tmp_path):

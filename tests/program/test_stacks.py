@@ -132,7 +132,7 @@ def test_substrate_outputs_are_exported(run):
     if run.stack == "hetzner":
         assert {"apiAddress", "gpuJoinCommand", "k3sToken", "sshPrivateKey"} <= set(run.outputs)
         assert is_secret(run.outputs["gpuJoinCommand"]) and is_secret(run.outputs["sshPrivateKey"])
-    assert {"clusterName", "kubeconfig", "roots", "models"} <= set(run.outputs)
+    assert {"clusterName", "kubeconfig", "roots", "models", "tenants"} <= set(run.outputs)
 
 
 # --- The mock behaves like the engine where it matters ---------------------------------
