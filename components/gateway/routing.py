@@ -19,6 +19,8 @@ Pod labels others select on:
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 import yaml
@@ -283,10 +285,16 @@ def gateway_objects(facts: dict[str, Any]) -> list[dict[str, Any]]:
     return objects
 
 
+@functools.cache
+def _inference_crd_documents() -> list[dict[str, Any]]:
+    # Parsed once per process: every render (and the size preflight) needs them.
+    return [d for d in yaml.safe_load_all((PLATFORM_DIR / "gateway/inference-extension-crds.yaml").read_text()) if d]
+
+
 def inference_crds(facts: dict[str, Any]) -> list[dict[str, Any]]:
     """The Inference Extension CRDs the cluster lacks: GKE installs InferencePool itself
     (1.34.0-gke.1626000 and later), never the alpha InferenceObjective."""
-    crds = [d for d in yaml.safe_load_all((PLATFORM_DIR / "gateway/inference-extension-crds.yaml").read_text()) if d]
+    crds = copy.deepcopy(_inference_crd_documents())
     if facts["substrate"] == "gke":
         crds = [c for c in crds if c["spec"]["group"] != "inference.networking.k8s.io"]
     return crds
