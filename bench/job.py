@@ -16,6 +16,7 @@ from typing import Any
 from bench import tool
 from bench.spec import BenchSpec, Target
 from bench.workloads import Workload
+from components.security import restricted_container, restricted_pod
 
 DRIVER = Path(__file__).with_name("driver.py")
 RESULTS_DIR = "/results"
@@ -106,15 +107,7 @@ def render_job(job: BenchJob) -> dict[str, Any]:
             "limits": {"cpu": "4", "memory": "4Gi"},
         },
         "volumeMounts": mounts,
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container(UID),
     }
     pod_labels = labels(job)
     return {
@@ -136,13 +129,7 @@ def render_job(job: BenchJob) -> dict[str, Any]:
                     "restartPolicy": "Never",
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": UID,
-                        "runAsGroup": UID,
-                        "fsGroup": UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": restricted_pod(UID),
                     "containers": [container],
                     "volumes": volumes,
                 },

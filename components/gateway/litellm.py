@@ -28,6 +28,7 @@ from components.catalog import load_catalog
 from components.computed_values import litellm_values
 from components.config import StackConfig
 from components.gateway import names
+from components.security import restricted_container, restricted_pod
 from components.values import deep_merge
 
 # Cluster-scoped kinds this part's charts and manifests create: none (the operator is in platform).
@@ -54,6 +55,8 @@ MASTER_KEY_KEY = "master-key"
 MASTER_KEY_REMOTE = "litellm-master-key"
 MASTER_KEY_JOB = "litellm-master-key"
 
+# The LiteLLM image's own user (nobody), for the Jobs that share its conventions.
+NOBODY = 65534
 LITELLM_POD = {**names.LITELLM_POD, "app.kubernetes.io/instance": "litellm"}
 TYK_POD = names.TYK_POD
 RECONCILER_POD = names.RECONCILER_POD
@@ -363,15 +366,7 @@ def master_key_generator(image: str) -> list[dict[str, Any]]:
             "requests": {"cpu": "50m", "memory": "64Mi"},
             "limits": {"cpu": "200m", "memory": "128Mi"},
         },
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": 65534,
-            "runAsGroup": 65534,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container(NOBODY),
     }
     job = {
         "apiVersion": "batch/v1",
@@ -392,11 +387,7 @@ def master_key_generator(image: str) -> list[dict[str, Any]]:
                     "serviceAccountName": MASTER_KEY_JOB,
                     "automountServiceAccountToken": False,
                     "restartPolicy": "OnFailure",
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": 65534,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": restricted_pod(NOBODY),
                     "containers": [container],
                     "volumes": [token_volume],
                 },

@@ -32,6 +32,7 @@ from components.gateway.tyk_shared import (
     network_policy,
     tyk_url,
 )
+from components.security import restricted_container, restricted_pod
 
 # A plain, pinned Python: the reconciler needs the standard library only.
 JOB_IMAGE = "docker.io/library/python:3.13.7-slim"
@@ -145,12 +146,7 @@ def _job(
                     "serviceAccountName": name,
                     "automountServiceAccountToken": False,
                     "restartPolicy": "Never",
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": uid,
-                        "runAsGroup": uid,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": restricted_pod(uid),
                     "containers": [
                         {
                             "name": name,
@@ -158,14 +154,7 @@ def _job(
                             "imagePullPolicy": "IfNotPresent",
                             "command": ["python", "/opt/reconciler/tenant_reconciler.py"],
                             "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}, *env],
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": True,
-                                "runAsNonRoot": True,
-                                "runAsUser": uid,
-                                "capabilities": {"drop": ["ALL"]},
-                                "seccompProfile": {"type": "RuntimeDefault"},
-                            },
+                            "securityContext": restricted_container(uid),
                             "resources": {
                                 "requests": {"cpu": "50m", "memory": "64Mi"},
                                 "limits": {"cpu": "500m", "memory": "128Mi"},

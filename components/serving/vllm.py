@@ -9,6 +9,7 @@ from typing import Any
 
 from components.catalog import load_data
 from components.config.modelspec import ModelSpec, source_scheme
+from components.security import restricted_container, restricted_pod
 from components.serving.scaling import scaled_object
 
 CACHE_MOUNT = "/models/cache"
@@ -199,26 +200,12 @@ def deployment(model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any]) -
         "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": cfg["startupSeconds"] // 10},
         "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
         "livenessProbe": {**probe, "periodSeconds": 30, "failureThreshold": 3},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container(UID),
     }
     pod_spec: dict[str, Any] = {
         "serviceAccountName": model.name,
         "automountServiceAccountToken": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": UID,
-            "fsGroup": UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_pod(UID),
         "terminationGracePeriodSeconds": 60,
         "containers": [container],
         "volumes": volumes,
