@@ -254,3 +254,11 @@ def test_changes_compares_only_managed_folders(tmp_path: Path):
     (tmp_path / "sources.yaml").write_text("kinds: []\n")
     assert schemas.changes(tmp_path, {"crds/a.json": b"{}"}) == []
     assert schemas.changes(tmp_path, {"crds/a.json": b"{ }"}) == ["changed crds/a.json"]
+
+
+def test_a_template_that_only_filters_crds_is_skipped_but_a_broken_crd_template_is_not():
+    filtering = b'{{- $x := include "t" . }}\n{{- if eq .kind "CustomResourceDefinition" }}{{ $x }}{{- end }}\n'
+    assert list(schemas.crds_in({"templates/filter.yaml": filtering})) == []
+    broken = b"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec: {a: [\n"
+    with pytest.raises(ValueError, match="templates/broken.yaml"):
+        list(schemas.crds_in({"templates/broken.yaml": broken}))
