@@ -261,3 +261,28 @@ def test_the_controller_leaves_the_inference_extension_crds_to_the_gateway_layer
 def test_a_stack_with_a_kserve_speech_model_names_the_key():
     with pytest.raises(ConfigError, match=r"models\[0\].*engine 'kserve' cannot serve task 'speech'"):
         config(models=({**TEXT, "task": "speech", "adapters": []},))
+
+
+def test_scale_to_zero_needs_the_endpoint_picker_of_the_llm_gateway_layer():
+    zero = {**TEXT, "replicas": {"min": 0, "max": 1}}
+    with pytest.raises(ConfigError, match=r"models\[0\]\.replicas\.min.*llm-gateway layer"):
+        parse_stack_config({"substrate": {"kind": "kind"}, "secrets": {"backend": "none"}, "profile": "serving",
+                            "models": [zero]})
+    with pytest.raises(ConfigError, match=r"models\[0\]\.replicas\.min"):
+        parse_stack_config({"substrate": {"kind": "kind"}, "secrets": {"backend": "none"}, "profile": "llm-gateway",
+                            "models": [zero], "components": {"inferencepool": {"enabled": False}}})
+    assert config(models=(zero,)).models[0].replicas.min == 0
+
+
+def test_kserve_modelcars_need_no_image_volume_support():
+    source = "oci://registry.example.com/m@sha256:" + "a" * 64
+
+    def stack(engine: str):
+        model = {"name": "m", "source": source, "engine": engine, "task": "text", "gpus": 0, "weightsSize": "1Gi"}
+        substrate = {"kind": "hetzner", "adminCidrs": ["198.51.100.0/24"], "k3sVersion": "v1.33.4+k3s1"}
+        values = {"substrate": substrate, "models": [model], "sopsAgeKey": "AGE-SECRET-KEY-1TEST"}
+        return parse_stack_config(values, ["sopsAgeKey"])
+
+    with pytest.raises(ConfigError, match="ImageVolume"):
+        stack("vllm")
+    assert stack("kserve").models[0].source == source
