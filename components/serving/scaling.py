@@ -26,6 +26,10 @@ def kv_cache_query(model: ModelSpec, namespace: str) -> str:
     return f'avg(vllm:kv_cache_usage_perc{{namespace="{namespace}",model_name="{model.name}"}})'
 
 
+# How long a request the endpoint picker turned away keeps a model wanted.
+ACTIVITY_WINDOW = "2m"
+
+
 def activity_query(model: ModelSpec, namespace: str) -> str:
     """Demand for a model that may have no replica: requests its replicas run or queue, plus
     requests its endpoint picker turned away (the Inference Extension's EPP counts a request it
@@ -34,11 +38,13 @@ def activity_query(model: ModelSpec, namespace: str) -> str:
     absent, so the sum exists with no replica and no traffic."""
     served = "|".join([model.name, *(a.name for a in model.adapters)])
     vllm_labels = f'namespace="{namespace}",model_name="{model.name}"'
+    refused = f'inference_objective_request_error_total{{namespace="{namespace}",model_name=~"{served}"}}'
+    # Growth over the window, not rate(): a series the picker creates on its first refusal has
+    # one sample, which rate() ignores; against a missing past value the growth is the count.
     return (
         f"(sum(vllm:num_requests_running{{{vllm_labels}}}) or vector(0))"
         f" + (sum(vllm:num_requests_waiting{{{vllm_labels}}}) or vector(0))"
-        f' + (sum(rate(inference_objective_request_error_total{{namespace="{namespace}",model_name=~"{served}"}}[2m]))'
-        " or vector(0))"
+        f" + (clamp_min(sum({refused}) - (sum({refused} offset {ACTIVITY_WINDOW}) or vector(0)), 0) or vector(0))"
     )
 
 

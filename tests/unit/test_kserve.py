@@ -140,10 +140,13 @@ def test_scale_to_zero_wakes_on_requests_the_endpoint_picker_turns_away():
     (activity,) = [t for t in so["triggers"] if t["name"] == "activity"]
     query = activity["metadata"]["query"]
     # A signal that exists with no replica: the EPP's error counter, for the model and its adapters.
-    assert 'inference_objective_request_error_total{namespace="inference",model_name=~"qwen|sql"}' in query
+    refused = 'inference_objective_request_error_total{namespace="inference",model_name=~"qwen|sql"}'
+    # Growth against the value 2m ago (0 when the series is new): the first refusal counts.
+    assert f"sum({refused}) - (sum({refused} offset 2m) or vector(0))" in query
+    assert "rate(" not in query
     # While replicas work, running requests keep the model awake even with an empty queue.
     assert "vllm:num_requests_running" in query
-    assert query.count("or vector(0)") == 3
+    assert query.count("or vector(0)") == 4
     assert activity["metadata"]["activationThreshold"] == "0"
 
 
