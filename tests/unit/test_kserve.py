@@ -289,3 +289,15 @@ def test_kserve_modelcars_need_no_image_volume_support():
     with pytest.raises(ConfigError, match="ImageVolume"):
         stack("vllm")
     assert stack("kserve").models[0].source == source
+
+
+def test_the_platform_project_admits_kserve_cluster_kinds_only_where_kserve_is_used():
+    from components.layers import _project
+
+    def kinds(models):
+        cfg = config(models=models)
+        project = _project("platform", [], cfg)
+        return {k["kind"] for k in project["spec"]["clusterResourceWhitelist"]}
+
+    assert "ClusterStorageContainer" in kinds((TEXT,))
+    assert "ClusterStorageContainer" not in kinds(({**TEXT, "engine": "vllm"},))
