@@ -49,6 +49,8 @@ PLATFORM_CLUSTER_KINDS = [
     {"group": "storage.k8s.io", "kind": "StorageClass"},
 ]
 SERVING_CLUSTER_KINDS = [{"group": "", "kind": "Namespace"}]
+# KServe's controller chart ships the storage initializer's default ClusterStorageContainer.
+KSERVE_CLUSTER_KINDS = [{"group": "serving.kserve.io", "kind": "ClusterStorageContainer"}]
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,8 @@ def _project(layer: str, children: list[dict[str, Any]], cfg: StackConfig) -> di
         "serving": SERVING_CLUSTER_KINDS,
         "llm-gateway": [*SERVING_CLUSTER_KINDS, *GATEWAY_CLUSTER_KINDS],
     }[layer]
+    if layer == "platform" and "kserve" in cfg.engines:
+        kinds = [*kinds, *KSERVE_CLUSTER_KINDS]
     return app_project(
         layer,
         description=f"inference-platform {layer} layer",

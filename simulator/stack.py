@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,18 @@ def _cache_type(model: dict[str, Any], deployment: dict[str, Any], objects: list
     return "per-pod"
 
 
+def _server(objects: list[dict[str, Any]], model_name: str) -> dict[str, Any] | None:
+    """The model's Deployment; for engine kserve, the pod template of its LLMInferenceService,
+    from which KServe makes the Deployment (its weights land in a per-pod volume)."""
+    deployment = _find(objects, "Deployment", model_name)
+    if deployment is not None:
+        return deployment
+    service = _find(objects, "LLMInferenceService", model_name)
+    if service is None:
+        return None
+    return {"spec": {"template": {"spec": service["spec"].get("template", {})}}}
+
+
 def _flag(args: list[str], flag: str) -> str | None:
     for i, arg in enumerate(args):
         if arg == flag and i + 1 < len(args):
@@ -110,7 +123,7 @@ def from_rendered(stack: str, model_name: str, objects: list[dict[str, Any]], co
         raise ValueError(f"stack {stack!r} has no model {model_name!r}; models: {', '.join(models) or 'none'}")
     model = models[model_name]
     policy = policy_of(stack, model_name, objects)
-    deployment = _find(objects, "Deployment", model_name)
+    deployment = _server(objects, model_name)
     if deployment is None:
         raise ValueError(f"stack {stack!r} renders no Deployment named {model_name!r}")
     substrate = config["substrate"]
@@ -133,11 +146,12 @@ def from_rendered(stack: str, model_name: str, objects: list[dict[str, Any]], co
     if size is None:
         raise ValueError(f"model {model_name!r}: no size (e.g. 7B) in its source or name; pass --params-b")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
     args = [*container.get("command", []), *container.get("args", [])]
+    args += shlex.split(env.get("VLLM_ADDITIONAL_ARGS") or "")  # KServe's preset expands it
     seqs = _flag(args, "--max-num-seqs")
     if model.get("task", "text") == "embedding":
         output_tokens = 1  # an embedding is one forward pass over the input: prefill only
-    env = {e["name"]: e.get("value") for e in container.get("env", [])}
     cores = _cores(container.get("resources", {}).get("limits", {}).get("cpu", "1"))
     service = LLMService(gpu_type or "cpu", max(gpus, 1), size, prompt_tokens, output_tokens,
                          int(seqs) if seqs else None, weight_bits_from_name(model["source"]), cpu_cores=cores,

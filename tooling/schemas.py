@@ -204,6 +204,9 @@ class CrdVersion:
         return f"{self.group}_{self.version}_{self.kind}.json"
 
 
+CRD_KIND_LINE = re.compile(r"^kind:\s*CustomResourceDefinition\s*$", re.MULTILINE)
+
+
 def crds_in(files: dict[str, bytes], prefix: str = "") -> Iterator[CrdVersion]:
     """Every CRD version with a schema in YAML files (crds/ and templates/ of a chart or a release)."""
     for path, data in sorted(files.items()):
@@ -216,6 +219,10 @@ def crds_in(files: dict[str, bytes], prefix: str = "") -> Iterator[CrdVersion]:
         try:
             docs = list(yaml.load_all(text, Loader=CrdLoader))
         except yaml.YAMLError as error:
+            # A template that only names the kind in its logic (KServe's resources chart filters
+            # CRDs out with `eq .kind "CustomResourceDefinition"`) declares no CRD of its own.
+            if not CRD_KIND_LINE.search(text):
+                continue
             raise ValueError(f"{prefix}{path}: not YAML once template actions are removed: {error}") from error
         for doc in docs:
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
@@ -295,7 +302,9 @@ def generate(
             entry = {"repo": release["repo"], "commit": release["ref"], "path": crd.path, "url": url}
             if "version" in release:
                 entry["release"] = release["version"]
-            found.setdefault(crd.key, (crd, entry))
+            # A release is listed for the kinds it is the authority on: it wins over a copy
+            # some chart bundles (KServe's resources chart carries the Inference Extension CRDs).
+            found[crd.key] = (crd, entry)
     index = {}
     for key in sorted(wanted & set(found)):
         crd, entry = found[key]

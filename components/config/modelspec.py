@@ -24,7 +24,7 @@ ENGINE_TASKS: dict[str, tuple[str, ...]] = {
 }
 # Engines whose manifests this release renders; the others are accepted by the schema
 # table above but refused here rather than silently producing nothing.
-RENDERED_ENGINES = ("vllm",)
+RENDERED_ENGINES = ("vllm", "kserve")
 
 SOURCE_PATTERNS = {
     "hf": re.compile(r"^hf://[A-Za-z0-9][\w.-]*/[\w.-]+$"),
@@ -268,6 +268,13 @@ class ModelSpec(Strict):
         if self.engine == "vllm" and self.replicas.min < 1:
             # With no replica there is no vllm:num_requests_waiting to wake on.
             raise ValueError("replicas.min must be at least 1 for engine 'vllm' (queue-depth scaling needs a replica)")
+        # KServe: scale to zero wakes on requests its endpoint picker turns away, and only
+        # text models sit behind one (embeddings are routed straight to KServe's Service).
+        if self.engine == "kserve" and self.replicas.min == 0 and self.task != "text":
+            raise ValueError(
+                "replicas.min 0 with engine 'kserve' needs task 'text' (the scale-from-zero signal comes "
+                "from the model's endpoint picker); set replicas.min to at least 1"
+            )
         if self.image_extras and self.image is None:
             raise ValueError("imageExtras describes a custom image; set image too (the stock images are known)")
         if self.task == "speech":

@@ -311,11 +311,21 @@ class StackConfig(Strict):
         # Substrates that know their Kubernetes release say whether pods can mount OCI images.
         image_volumes = getattr(self.substrate, "image_volumes", True)
         for i, model in enumerate(self.models):
-            if model.source.startswith("oci://") and not image_volumes:
+            # KServe delivers a modelcar as a sidecar container sharing /mnt/models, no image volume.
+            if model.source.startswith("oci://") and not image_volumes and model.engine != "kserve":
                 raise ValueError(
                     f"models[{i}] ({model.name}) is an oci:// modelcar, mounted as an image volume, but the "
                     f"ImageVolume feature is on by default only from Kubernetes 1.35 and this {self.substrate.kind} "
                     f"cluster is older (docs/substrates/{self.substrate.kind}.md); use another source or release"
+                )
+            # KServe: a model at zero replicas wakes on requests its endpoint picker turns away.
+            wakes = "llm-gateway" in self.layers and self.enabled("inferencepool")
+            if model.engine == "kserve" and model.replicas.min == 0 and not wakes:
+                raise key_error(
+                    f"models[{i}].replicas.min",
+                    f"{model.name}: engine 'kserve' scales out from zero on requests its endpoint picker turns "
+                    "away, which needs the llm-gateway layer (profile llm-gateway or full) with component "
+                    "inferencepool; set replicas.min to at least 1",
                 )
             if model.gpus == 0:
                 continue

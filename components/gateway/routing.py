@@ -9,6 +9,8 @@ the Gateway API CRDs. An existing cluster may name its own class instead.
 Request path: LiteLLM -> Gateway `inference-gateway` (namespace llm-gateway), path prefix
 `/<model>` -> HTTPRoute in the serving namespace (prefix rewritten to `/`) -> InferencePool
 `<model>` -> its EPP picks a pod (queue depth, KV-cache utilisation, prefix cache) -> vLLM.
+Models of engine kserve take the same path: the pool selects the vLLM pods KServe creates. A
+KServe embedding model has no pool: its route goes straight to KServe's workload Service.
 LoRA adapters share their base model's prefix and pool: the request body's `model` names the
 adapter, vLLM serves it, and the EPP prefers pods that have it loaded.
 
@@ -32,7 +34,8 @@ from components.config import StackConfig
 from components.config.modelspec import ModelSpec
 from components.gateway import names
 from components.gateway.names import GATEWAY, ISTIO_CLASS, NAMESPACE, path_prefix
-from components.serving.vllm import selector
+from components.serving import kserve
+from components.serving.vllm import selector as vllm_selector
 from components.serving.vllm import settings as vllm_settings
 from components.values import deep_merge
 
@@ -74,8 +77,21 @@ CLUSTER_KINDS: list[dict[str, str]] = [
 ]
 
 
+# Engines whose text models sit behind an InferencePool and endpoint picker of this layer.
+POOLED_ENGINES = ("vllm", "kserve")
+
+
 def text_models(cfg: StackConfig) -> list[ModelSpec]:
-    return [m for m in cfg.models if m.engine == "vllm" and m.task == "text"]
+    return [m for m in cfg.models if m.engine in POOLED_ENGINES and m.task == "text"]
+
+
+def kserve_embedding_models(cfg: StackConfig) -> list[ModelSpec]:
+    return [m for m in cfg.models if m.engine == "kserve" and m.task == "embedding"]
+
+
+def selector(model: ModelSpec) -> dict[str, str]:
+    """The labels of the model's serving pods, as its engine sets them."""
+    return kserve.selector(model) if model.engine == "kserve" else vllm_selector(model)
 
 
 def own_istio(facts: dict[str, Any]) -> bool:
@@ -198,9 +214,10 @@ def pool_values(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def http_route(model: ModelSpec, namespace: str) -> dict[str, Any]:
-    """`/<model>/...` on the Gateway -> the model's InferencePool, with the prefix removed so
-    vLLM sees its own OpenAI paths (/v1/chat/completions, /v1/completions, ...)."""
+def http_route(model: ModelSpec, namespace: str, backend: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`/<model>/...` on the Gateway -> the model's InferencePool (or `backend`), with the prefix
+    removed so vLLM sees its own OpenAI paths (/v1/chat/completions, /v1/completions, ...)."""
+    backend = backend or {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": model.name}
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
@@ -218,9 +235,7 @@ def http_route(model: ModelSpec, namespace: str) -> dict[str, Any]:
                             "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
                         }
                     ],
-                    "backendRefs": [
-                        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": model.name}
-                    ],
+                    "backendRefs": [backend],
                     # Long generations stream for minutes; the Gateway must not cut them.
                     "timeouts": {"request": "300s"},
                 }
@@ -276,6 +291,12 @@ def route_objects(model: ModelSpec, namespace: str, facts: dict[str, Any]) -> li
     if model.priority is not None:
         objects.append(inference_objective(model, namespace))
     return objects
+
+
+def kserve_embedding_route(model: ModelSpec, namespace: str) -> dict[str, Any]:
+    """An embedding model of engine kserve: the route goes to the Service KServe creates."""
+    service = {"group": "", "kind": "Service", "name": kserve.service_name(model), "port": kserve.PORT}
+    return http_route(model, namespace, service)
 
 
 def gateway_objects(facts: dict[str, Any]) -> list[dict[str, Any]]:
@@ -377,6 +398,18 @@ def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
             _manifests_child(
                 f"route-{model.name}",
                 route_objects(model, namespace, facts),
+                namespace,
+                ROUTE_WAVE,
+                cfg,
+                create_namespace=False,
+                labels=_labels({"inference-platform/model": model.name}),
+            )
+        )
+    for model in kserve_embedding_models(cfg):
+        out.append(
+            _manifests_child(
+                f"route-{model.name}",
+                [kserve_embedding_route(model, namespace)],
                 namespace,
                 ROUTE_WAVE,
                 cfg,

@@ -26,6 +26,34 @@ def kv_cache_query(model: ModelSpec, namespace: str) -> str:
     return f'avg(vllm:kv_cache_usage_perc{{namespace="{namespace}",model_name="{model.name}"}})'
 
 
+# How long a request the endpoint picker turned away keeps a model wanted.
+ACTIVITY_WINDOW = "2m"
+
+
+def activity_query(model: ModelSpec, namespace: str) -> str:
+    """Demand for a model that may have no replica: requests its replicas run or queue, plus
+    requests its endpoint picker turned away (the Inference Extension's EPP counts a request it
+    cannot place, e.g. on an empty pool, in inference_objective_request_error_total, labelled
+    with the request's model: the base model or one of its adapters). Each part is 0 when
+    absent, so the sum exists with no replica and no traffic."""
+    served = "|".join([model.name, *(a.name for a in model.adapters)])
+    vllm_labels = f'namespace="{namespace}",model_name="{model.name}"'
+    refused = f'inference_objective_request_error_total{{namespace="{namespace}",model_name=~"{served}"}}'
+    # Growth over the window, not rate(): a series the picker creates on its first refusal has
+    # one sample, which rate() ignores; against a missing past value the growth is the count.
+    return (
+        f"(sum(vllm:num_requests_running{{{vllm_labels}}}) or vector(0))"
+        f" + (sum(vllm:num_requests_waiting{{{vllm_labels}}}) or vector(0))"
+        f" + (clamp_min(sum({refused}) - (sum({refused} offset {ACTIVITY_WINDOW}) or vector(0)), 0) or vector(0))"
+    )
+
+
+# Scale-from-zero trigger: it only says whether the model is wanted (KEDA activates above
+# activationThreshold 0) and never asks for a second replica (AverageValue with a target no
+# demand reaches); queue depth sizes the model once it runs.
+ACTIVITY_TARGET = "1000000"
+
+
 # The HPA does not act while desired/current stays within this ratio of 1 (its default
 # --horizontal-pod-autoscaler-tolerance).
 HPA_TOLERANCE = 0.1
@@ -74,6 +102,25 @@ def scaled_object(model: ModelSpec, namespace: str, prometheus: str, labels: dic
                 },
             }
         )
+    if model.replicas.min == 0:
+        triggers.append(
+            {
+                "type": "prometheus",
+                "name": "activity",
+                "metricType": "AverageValue",
+                "metadata": {
+                    "serverAddress": prometheus,
+                    "query": activity_query(model, namespace),
+                    "threshold": ACTIVITY_TARGET,
+                    "activationThreshold": "0",
+                    "ignoreNullValues": "true",
+                },
+            }
+        )
+    spec_extra = (
+        # Scale to zero only after this long with no request running, queued or turned away.
+        {"cooldownPeriod": model.scaling.scale_down_stabilization_seconds} if model.replicas.min == 0 else {}
+    )
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
@@ -83,6 +130,7 @@ def scaled_object(model: ModelSpec, namespace: str, prometheus: str, labels: dic
             "minReplicaCount": model.replicas.min,
             "maxReplicaCount": model.replicas.max,
             "pollingInterval": model.scaling.polling_interval_seconds,
+            **spec_extra,
             "advanced": {
                 "horizontalPodAutoscalerConfig": {
                     "behavior": {

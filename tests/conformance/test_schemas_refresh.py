@@ -254,3 +254,32 @@ def test_changes_compares_only_managed_folders(tmp_path: Path):
     (tmp_path / "sources.yaml").write_text("kinds: []\n")
     assert schemas.changes(tmp_path, {"crds/a.json": b"{}"}) == []
     assert schemas.changes(tmp_path, {"crds/a.json": b"{ }"}) == ["changed crds/a.json"]
+
+
+def test_a_template_that_only_filters_crds_is_skipped_but_a_broken_crd_template_is_not():
+    filtering = b'{{- $x := include "t" . }}\n{{- if eq .kind "CustomResourceDefinition" }}{{ $x }}{{- end }}\n'
+    assert list(schemas.crds_in({"templates/filter.yaml": filtering})) == []
+    broken = b"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec: {a: [\n"
+    with pytest.raises(ValueError, match=r"templates/broken\.yaml"):
+        list(schemas.crds_in({"templates/broken.yaml": broken}))
+
+
+def test_a_release_wins_over_a_chart_that_bundles_the_same_crd():
+    bundled = tgz({"demo/Chart.yaml": "apiVersion: v2\nname: demo\nversion: 1.0.0\n",
+                   "demo/files/gadgets.yaml": crd("example.com", "Gadget", {"v1": WIDGET})})
+    files = {
+        "https://charts.example.com/index.yaml": yaml.safe_dump(
+            {"entries": {"demo": [{"version": "1.0.0", "urls": ["demo-1.0.0.tgz"]}]}}
+        ).encode(),
+        "https://charts.example.com/demo-1.0.0.tgz": bundled,
+        "https://raw.example.com/gadgets.yaml": crd("example.com", "Gadget", {"v1": GADGET}).encode(),
+    }
+    sources = {
+        "kinds": ["example.com/v1/Gadget"],
+        "releases": [{"repo": "example/gadgets", "ref": "abc", "path": "gadgets.yaml",
+                      "url": "https://raw.example.com/{path}"}],
+    }
+    pin = schemas.Pin("demo", "https://charts.example.com", "1.0.0", "test")
+    generated = schemas.generate(sources, [pin], fetch=lambda url, _headers: files[url], log=lambda _m: None)
+    assert json.loads(generated.files["crds/example.com_v1_Gadget.json"]) == GADGET
+    assert json.loads(generated.files["crds/INDEX.json"])["example.com/v1/Gadget"]["repo"] == "example/gadgets"

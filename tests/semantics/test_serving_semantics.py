@@ -5,6 +5,7 @@ config says, and a CPU model's KV space fits its memory."""
 from __future__ import annotations
 
 import math
+import shlex
 from typing import Any
 
 import pytest
@@ -36,8 +37,40 @@ def servers(stack: str) -> list[tuple[ModelSpec, dict[str, Any]]]:
         labels = obj["metadata"].get("labels") or {}
         if obj["kind"] == "Deployment" and labels.get("app.kubernetes.io/name") == "vllm":
             out.append((specs[labels["app.kubernetes.io/instance"]], obj))
-    assert len(out) == len(specs), "every configured model renders one vLLM Deployment"
+    raw = [s for s in specs.values() if s.engine == "vllm"]
+    assert len(out) == len(raw), "every raw vLLM model renders one vLLM Deployment"
     return out
+
+
+def kserve_servers(stack: str) -> list[tuple[ModelSpec, dict[str, Any]]]:
+    """(spec, container `main` of its LLMInferenceService template) per KServe model."""
+    specs = models(stack)
+    out = []
+    for obj in rendered(stack):
+        if obj["kind"] == "LLMInferenceService":
+            (container,) = [c for c in obj["spec"]["template"]["containers"] if c["name"] == "main"]
+            out.append((specs[obj["metadata"]["name"]], container))
+    assert len(out) == len([s for s in specs.values() if s.engine == "kserve"])
+    return out
+
+
+def test_kserve_flags_exist_and_do_what_the_config_says(stack):
+    for spec, container in kserve_servers(stack):
+        args = shlex.split(env(container).get("VLLM_ADDITIONAL_ARGS", ""))
+        for token in args:
+            if token.startswith("--"):
+                flag, why = resolve(token.split("=", 1)[0], FLAGS)
+                assert flag is not None, why
+        lengths = [v for _, v in sets_value(args, "max_model_len", FLAGS)]
+        assert lengths == ([str(spec.max_model_len)] if spec.max_model_len else [])
+        # The preset names the model and sets tensor parallelism; said twice, vLLM would refuse.
+        assert not sets_value(args, "served_model_name", FLAGS)
+        assert not sets_value(args, "tensor_parallel_size", FLAGS)
+        assert env(container).get("USER") and env(container).get("LOGNAME"), f"{spec.name}: no user name"
+        if not spec.gpus:
+            kv = int(env(container)["VLLM_CPU_KVCACHE_SPACE"])
+            limit = quantity_bytes(container["resources"]["limits"]["memory"])
+            assert (spec.weights_bytes() or 0) + CPU_RUNTIME_BYTES + kv * GIB <= limit
 
 
 def vllm_container(deployment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -98,6 +131,11 @@ def test_every_trigger_reaches_max_under_load_and_min_when_idle(stack):
         low, high = spec["minReplicaCount"], spec["maxReplicaCount"]
         for trigger in spec["triggers"]:
             name = f"{obj['metadata']['name']}/{trigger['name']}"
+            if trigger["name"] == "activity":
+                # Scale from zero: wakes one replica under load, leaves sizing to queue depth.
+                assert low == 0 and _settle(trigger, True, low, high) >= 1, f"{name} does not wake"
+                assert _settle(trigger, False, low, high) == low, f"{name} does not fall back to {low}"
+                continue
             assert _settle(trigger, True, low, high) == high, f"{name} cannot reach maxReplicaCount {high}"
             assert _settle(trigger, False, low, high) == low, f"{name} does not fall back to {low} when idle"
 
