@@ -10,12 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from components.config.modelspec import RENDERED_ENGINES, ModelSpec
+from components.serving.kubeai import render_kubeai
 from components.serving.vllm import render_vllm
 
 Renderer = Callable[[ModelSpec, dict[str, Any], str], list[dict[str, Any]]]
 
 RENDERERS: dict[str, Renderer] = {
     "vllm": render_vllm,
+    "kubeai": render_kubeai,
 }
 
 
