@@ -36,8 +36,8 @@ SOURCE_PATTERNS = {
     "ollama": re.compile(r"^ollama://[a-z0-9][\w.-]*(/[\w.-]+)?(:[\w.-]+)?$"),
 }
 SOURCE_HELP = (
-    "hf://org/model, s3://bucket/path, pvc://claim/path, oci://registry/repo@sha256:<digest> "
-    "or ollama://model:tag (engine kubeai)"
+    "hf://org/model, s3://bucket/path, pvc://claim/path or oci://registry/repo@sha256:<digest> "
+    "(engine kubeai also reads ollama://model:tag)"
 )
 IMAGE_PINNED = re.compile(r"^[^\s:@]+(:[0-9][\w.+-]*|:v[0-9][\w.+-]*)?(@sha256:[a-f0-9]{64})?$")
 
