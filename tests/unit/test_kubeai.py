@@ -354,3 +354,11 @@ def test_scale_from_zero_is_kubeais_and_still_refused_for_raw_vllm():
     raw = {"name": "q", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0, "replicas": {"min": 0, "max": 1}}
     with pytest.raises(ValidationError, match=re.escape("replicas.min must be at least 1 for engine 'vllm'")):
         model(raw)
+
+
+def test_the_autoscaling_simulator_says_it_does_not_model_kubeai():
+    from simulator.stack import from_rendered
+
+    config = {"models": [EMBED], "substrate": {"kind": "kind"}}
+    with pytest.raises(ValueError, match="engine 'kubeai': only engine 'vllm' is simulated"):
+        from_rendered("s", "bge", [], config)
