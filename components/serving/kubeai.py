@@ -30,6 +30,8 @@ PROXY_PATH = "/openai/v1"
 # behind the Service: what a NetworkPolicy admitting traffic to the proxy names.
 PROXY_POD = {"app.kubernetes.io/name": "kubeai", "app.kubernetes.io/instance": "kubeai"}
 PROXY_POD_PORT = 8000
+# The port of every backend's server container (vLLM, Ollama, Infinity, FasterWhisper: 8000).
+SERVER_PORT = 8000
 # KubeAI's request name for an adapter: `<model>_<adapter>` (internal/apiutils/model.go).
 ADAPTER_SEPARATOR = "_"
 # The CPU resource profile's unit; a CPU model asks for as many units as its cpu or memory needs.
@@ -160,9 +162,42 @@ def model_resource(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Labels KubeAI gives a Model's server pods (labelsForModel in internal/modelcontroller).
+def server_pods(model: ModelSpec) -> dict[str, str]:
+    return {"app.kubernetes.io/managed-by": "kubeai", "model": model.name}
+
+
+def network_policy(model: ModelSpec) -> dict[str, Any]:
+    """The server pods answer KubeAI's proxy and operator (requests, adapter loading) and
+    Prometheus, on the one port every KubeAI backend listens on; nothing else reaches them."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": f"model-{model.name}",
+            "namespace": namespace(),
+            "labels": {**LABELS, "app.kubernetes.io/instance": model.name},
+        },
+        "spec": {
+            "podSelector": {"matchLabels": server_pods(model)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {"podSelector": {"matchLabels": dict(PROXY_POD)}},
+                        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+                    ],
+                    "ports": [{"port": SERVER_PORT, "protocol": "TCP"}],
+                }
+            ],
+        },
+    }
+
+
 def render_kubeai(model: ModelSpec, facts: dict[str, Any], _namespace: str) -> list[dict[str, Any]]:
-    """The one object a KubeAI model needs. It goes to KubeAI's namespace, not `_namespace`."""
-    return [model_resource(model, facts)]
+    """What a KubeAI model needs, in KubeAI's namespace (not `_namespace`): the Model and the
+    NetworkPolicy in front of its server pods."""
+    return [model_resource(model, facts), network_policy(model)]
 
 
 # The model server pods' security context, for every backend (KubeAI applies one to all).

@@ -63,10 +63,14 @@ def model(base: dict, **overrides) -> ModelSpec:
     return ModelSpec.model_validate(base | overrides)
 
 
+def the_model(m: ModelSpec, facts=FACTS) -> dict:
+    (obj,) = [o for o in render_model(m, facts, "inference") if o["kind"] == "Model"]
+    assert obj["apiVersion"] == "kubeai.org/v1"
+    return obj
+
+
 def spec(m: ModelSpec, facts=FACTS) -> dict:
-    (obj,) = render_model(m, facts, "inference")
-    assert (obj["apiVersion"], obj["kind"]) == ("kubeai.org/v1", "Model")
-    return obj["spec"]
+    return the_model(m, facts)["spec"]
 
 
 def stack(models, profile="llm-gateway") -> dict:
@@ -109,9 +113,19 @@ def test_text_model_is_a_vllm_model_with_its_pool_profile_scaling_adapters_and_p
 
 
 def test_the_model_lives_in_kubeais_namespace_whatever_the_serving_namespace():
-    (obj,) = render_model(model(TEXT), FACTS, "inference")
-    assert obj["metadata"]["namespace"] == load_catalog()["kubeai"].namespace == "kubeai"
-    assert obj["metadata"]["name"] == "llama"
+    objects = render_model(model(TEXT), FACTS, "inference")
+    assert sorted(o["kind"] for o in objects) == ["Model", "NetworkPolicy"]
+    assert {o["metadata"]["namespace"] for o in objects} == {load_catalog()["kubeai"].namespace} == {"kubeai"}
+    assert the_model(model(TEXT))["metadata"]["name"] == "llama"
+
+
+def test_server_pods_answer_only_kubeai_and_prometheus_on_their_port():
+    (policy,) = [o for o in render_model(model(TEXT), FACTS, "inference") if o["kind"] == "NetworkPolicy"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/managed-by": "kubeai", "model": "llama"}
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    assert {"podSelector": {"matchLabels": kubeai.PROXY_POD}} in rule["from"]
+    assert len(rule["from"]) == 2
 
 
 def test_embedding_defaults_to_infinity_and_may_run_on_vllm_pooling():
@@ -164,15 +178,15 @@ ALL = [TEXT, EMBED, SPEECH, OLLAMA, EMBED | {"name": "bge-vllm", "kubeai": {"eng
 
 
 @pytest.mark.parametrize("base", ALL, ids=lambda b: b["name"])
-def test_every_rendered_model_validates_strictly_against_the_pinned_crd(base):
-    (obj,) = render_model(model(base), FACTS, "inference")
-    assert Conformance().validate(obj) == []
+def test_every_rendered_object_validates_strictly_against_the_pinned_schemas(base):
+    for obj in render_model(model(base), FACTS, "inference"):
+        assert Conformance().validate(obj) == [], obj["kind"]
 
 
 @pytest.mark.parametrize("base", ALL, ids=lambda b: b["name"])
 def test_every_rendered_model_meets_the_crds_cel_rules(base):
     """The Model CRD's x-kubernetes-validations (kubeai 0.22.1), which JSON schema does not run."""
-    (obj,) = render_model(model(base), FACTS, "inference")
+    obj = the_model(model(base))
     s = obj["spec"]
     assert len(obj["metadata"]["name"]) <= 40
     assert s["url"].startswith(("hf://", "pvc://", "ollama://", "s3://", "gs://", "oss://"))
