@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from components.catalog import load_catalog
-from components.config import parse_stack_config
+from components.config import ConfigError, parse_stack_config
 from components.config.modelspec import ModelSpec
 from components.gateway import litellm, names, routing
 from components.layers import platform_children, serving_children
@@ -376,3 +376,13 @@ def test_the_autoscaling_simulator_says_it_does_not_model_kubeai():
     config = {"models": [EMBED], "substrate": {"kind": "kind"}}
     with pytest.raises(ValueError, match="engine 'kubeai': only engine 'vllm' is simulated"):
         from_rendered("s", "bge", [], config)
+
+
+def test_keda_may_be_turned_off_when_only_kubeai_models_are_served():
+    cfg = parse_stack_config(
+        stack([EMBED], profile="serving") | {"components": {"keda": {"enabled": False}}},
+    )
+    assert not cfg.enabled("keda")
+    mixed = [EMBED, {"name": "q", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0}]
+    with pytest.raises(ConfigError, match=r"models \(q\) scale on queue depth through KEDA"):
+        parse_stack_config(stack(mixed, profile="serving") | {"components": {"keda": {"enabled": False}}})
