@@ -150,11 +150,16 @@ FAIL_CLOSED = {
 
 def _served(model: Any) -> list[tuple[str, str, str]]:
     """(name clients call, name the server serves, task) for a model and its adapters."""
-    return [(model.name, model.name, model.task)] + [(a.name, a.name, model.task) for a in model.adapters]
+    from components.gateway import names
+
+    return [(model.name, model.name, model.task)] + [
+        (a.name, names.served_name(model, a.name), model.task) for a in model.adapters
+    ]
 
 
 def litellm_model_list(cfg: Any, facts: Facts) -> list[dict[str, Any]]:
-    """One LiteLLM deployment per text/embedding model and LoRA adapter, through the Gateway."""
+    """One LiteLLM deployment per text/embedding model and LoRA adapter: through the Gateway,
+    or KubeAI's proxy for engine kubeai."""
     from components.gateway import names
 
     entries = []
@@ -162,7 +167,7 @@ def litellm_model_list(cfg: Any, facts: Facts) -> list[dict[str, Any]]:
         if model.task not in ("text", "embedding"):
             continue
         # Adapters are routed by name through their base model's pool: the base model's route.
-        base = names.model_url(model.name, facts)
+        base = names.model_base_url(model, facts)
         for name, served, task in _served(model):
             entry: dict[str, Any] = {
                 "model_name": name,

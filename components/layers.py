@@ -21,6 +21,8 @@ from components.config.stack import RESERVED_NAMESPACES
 from components.gateway.layer import CLUSTER_KINDS as GATEWAY_CLUSTER_KINDS
 from components.gateway.layer import gateway_children
 from components.serving.engines import render_model
+from components.serving.kubeai import chart_values as kubeai_chart_values
+from components.serving.kubeai import namespace as kubeai_namespace
 from components.serving.vllm import settings as vllm_settings
 from components.shards import root_names, shard
 from components.values import deep_merge
@@ -71,8 +73,14 @@ def _enabled_entries(cfg: StackConfig, facts: dict[str, Any], layer: str) -> lis
     return sorted(entries, key=lambda e: (e.wave, e.name))
 
 
+def _model_values(name: str, cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
+    """Values of an engine's operator chart that depend on the stack's models."""
+    return kubeai_chart_values(facts, list(cfg.models)) if name == "kubeai" else {}
+
+
 def _chart_child(entry: CatalogEntry, cfg: StackConfig, facts: dict[str, Any], owned: set[str]) -> dict[str, Any]:
-    values = deep_merge(entry.values, computed_values(entry.name, facts), cfg.overrides(entry.name))
+    computed = deep_merge(computed_values(entry.name, facts), _model_values(entry.name, cfg, facts))
+    values = deep_merge(entry.values, computed, cfg.overrides(entry.name))
     return application(
         entry.name,
         project=entry.layer,
@@ -125,7 +133,9 @@ def serving_children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, 
         application(
             f"model-{model.name}",
             project="serving",
-            namespace=namespace,
+            # KubeAI reconciles Models in its own namespace, which its platform chart creates.
+            namespace=kubeai_namespace() if model.engine == "kubeai" else namespace,
+            create_namespace=model.engine != "kubeai",
             source=manifests_source(render_model(model, facts, namespace), f"model-{model.name}"),
             argocd_namespace=cfg.argocd.namespace,
             wave=MODEL_WAVE,

@@ -62,6 +62,15 @@ FREE_FORM: dict[str, tuple[str, ...]] = {
         "gateway.resources",
         "gateway.initContainers.setupDirectories.resources",
     ),
+    # KubeAI writes these maps into its system config as they are (templates/configmap.yaml):
+    # resource profiles are named by the platform (one per GPU pool), images keyed by profile
+    # image name, and the model pods' security contexts are Kubernetes' own objects.
+    "kubeai": (
+        "resourceProfiles",
+        "modelServers.*.images",
+        "modelServerPods.podSecurityContext",
+        "modelServerPods.securityContext",
+    ),
     # Valkey ACL users (names are the operator's; the chart reads permissions and passwordKey)
     # and the container's resource requirements.
     "valkey": ("auth.aclUsers", "resources"),

@@ -27,8 +27,10 @@ def needed_components(cfg: StackConfig) -> dict[str, tuple[str, str]]:
     """Component -> (what on this stack relies on it, the other way out than keeping it)."""
     names = ", ".join(m.name for m in cfg.models)
     needs: dict[str, tuple[str, str]] = {}
-    if cfg.models:
-        needs["keda"] = (f"models ({names}) scale on queue depth through KEDA ScaledObjects", "serve no models")
+    # KubeAI scales its models itself (its proxy's in-flight requests): they need no KEDA.
+    keda_scaled = ", ".join(m.name for m in cfg.models if m.engine != "kubeai")
+    if keda_scaled:
+        needs["keda"] = (f"models ({keda_scaled}) scale on queue depth through KEDA ScaledObjects", "serve no models")
         needs["kube-prometheus-stack"] = (
             f"models ({names}) are scraped through PodMonitors and their ScaledObjects read "
             "vllm:num_requests_waiting from its Prometheus",

@@ -24,7 +24,7 @@ ENGINE_TASKS: dict[str, tuple[str, ...]] = {
 }
 # Engines whose manifests this release renders; the others are accepted by the schema
 # table above but refused here rather than silently producing nothing.
-RENDERED_ENGINES = ("vllm", "kserve")
+RENDERED_ENGINES = ("vllm", "kserve", "kubeai")
 
 SOURCE_PATTERNS = {
     "hf": re.compile(r"^hf://[A-Za-z0-9][\w.-]*/[\w.-]+$"),
@@ -32,8 +32,13 @@ SOURCE_PATTERNS = {
     "pvc": re.compile(r"^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[^\s]*)?$"),
     # Modelcars are images and must be digest-pinned: the model is a versioned artifact.
     "oci": re.compile(r"^oci://[^\s@]+@sha256:[a-f0-9]{64}$"),
+    # An Ollama library model (KubeAI's OLlama backend only): ollama://qwen2.5:0.5b.
+    "ollama": re.compile(r"^ollama://[a-z0-9][\w.-]*(/[\w.-]+)?(:[\w.-]+)?$"),
 }
-SOURCE_HELP = "hf://org/model, s3://bucket/path, pvc://claim/path or oci://registry/repo@sha256:<digest>"
+SOURCE_HELP = (
+    "hf://org/model, s3://bucket/path, pvc://claim/path or oci://registry/repo@sha256:<digest> "
+    "(engine kubeai also reads ollama://model:tag)"
+)
 IMAGE_PINNED = re.compile(r"^[^\s:@]+(:[0-9][\w.+-]*|:v[0-9][\w.+-]*)?(@sha256:[a-f0-9]{64})?$")
 
 
@@ -134,6 +139,38 @@ class ModelResources(Strict):
     cache_size: str = Field(default="50Gi", pattern=r"^\d+(Mi|Gi|Ti)$")
 
 
+# --- engine kubeai ---------------------------------------------------------------------
+# KubeAI's backends (Model.spec.engine) per task; the first is the default.
+KUBEAI_BACKENDS: dict[str, tuple[str, ...]] = {
+    "text": ("vllm", "ollama"),
+    "embedding": ("infinity", "vllm"),
+    "speech": ("faster-whisper",),
+}
+# Sources KubeAI 0.22.1 reads per backend without a cache profile (Model.spec.url; its s3://
+# path needs KubeAI's own AWS credential Secret and an image with the Run:ai streamer, and
+# it has no modelcar or image-volume source).
+KUBEAI_SOURCES: dict[str, tuple[str, ...]] = {
+    "vllm": ("hf", "pvc"),
+    "ollama": ("ollama", "pvc"),
+    "infinity": ("hf", "pvc"),
+    "faster-whisper": ("hf", "pvc"),
+}
+KubeAIBackend = Literal["vllm", "ollama", "infinity", "faster-whisper"]
+
+
+class KubeAIOptions(Strict):
+    """Options of engine kubeai only (Model fields the raw-vLLM keys do not cover)."""
+
+    # The server process KubeAI runs; unset = the task's default (vllm, infinity, faster-whisper).
+    engine: KubeAIBackend | None = None
+    # Average in-flight requests per replica KubeAI's autoscaler keeps (Model.spec.targetRequests).
+    target_requests: int = Field(default=100, ge=1, le=10000)
+    # PrefixHash: KubeAI's proxy hashes the first characters of the prompt onto a ring of
+    # replicas (bounded load), so a shared prefix meets a warm KV cache. LeastLoad otherwise.
+    load_balancing: Literal["PrefixHash", "LeastLoad"] | None = None
+    prefix_char_length: int = Field(default=100, ge=1, le=100000)
+
+
 class ModelSpec(Strict):
     name: str
     source: str
@@ -158,6 +195,8 @@ class ModelSpec(Strict):
     # Priority of this model's requests in the Gateway's endpoint picker (an InferenceObjective
     # named after the model; higher is served first under saturation, negative allowed, unset = 0).
     priority: int | None = Field(default=None, ge=-1000, le=1000)
+    # engine kubeai only.
+    kubeai: KubeAIOptions | None = None
 
     @field_validator("name")
     @classmethod
@@ -234,6 +273,37 @@ class ModelSpec(Strict):
                     f"{MIN_KV_BYTES_PER_TOKEN // 1024} KiB per token); lower maxModelLen or raise resources.memory"
                 )
 
+    def kubeai_backend(self) -> str:
+        """KubeAI's server process for this model: kubeai.engine, else the task's default."""
+        chosen = self.kubeai.engine if self.kubeai else None
+        return chosen or KUBEAI_BACKENDS[self.task][0]
+
+    def _check_kubeai(self) -> None:
+        backend = self.kubeai_backend()
+        allowed = KUBEAI_BACKENDS[self.task]
+        if backend not in allowed:
+            raise ValueError(
+                f"kubeai.engine {backend!r} cannot serve task {self.task!r}; it is served by: {', '.join(allowed)}"
+            )
+        scheme = source_scheme(self.source)
+        if scheme not in KUBEAI_SOURCES[backend]:
+            raise ValueError(
+                f"engine 'kubeai' with kubeai.engine {backend!r} reads sources "
+                f"{', '.join(s + '://' for s in KUBEAI_SOURCES[backend])}, not {scheme}://"
+            )
+        if self.adapters and backend != "vllm":
+            raise ValueError("LoRA adapters on engine 'kubeai' need kubeai.engine 'vllm'")
+        if self.engine_args and backend != "vllm":
+            # The flag table the project carries is vLLM's; other servers' flags go unchecked.
+            raise ValueError(f"engineArgs are checked against vLLM's flags; kubeai.engine {backend!r} takes none")
+        if self.image_extras:
+            raise ValueError("imageExtras describes a raw-vLLM image; engine 'kubeai' picks its images per backend")
+        if self.max_model_len and backend != "vllm":
+            raise ValueError("maxModelLen is a vLLM flag; set it with kubeai.engine 'vllm' only")
+        lb = self.kubeai.load_balancing if self.kubeai else None
+        if lb == "PrefixHash" and self.task != "text":
+            raise ValueError("kubeai.loadBalancing PrefixHash helps text generation only (a shared prompt prefix)")
+
     def _check_speech(self) -> None:
         # The vLLM GPU image installs vLLM without extras; its transcription endpoint
         # needs the `audio` extra. The CPU image installs vllm[audio,...].
@@ -265,6 +335,12 @@ class ModelSpec(Strict):
             raise ValueError("gpus > 0 needs gpuType (the accelerator of a GPU pool, e.g. nvidia-l4)")
         if self.gpus == 0 and self.gpu_type:
             raise ValueError("gpuType is set but gpus is 0; set gpus or drop gpuType")
+        if self.engine == "kubeai":
+            self._check_kubeai()
+        elif self.kubeai is not None:
+            raise ValueError("kubeai options apply to engine 'kubeai' only")
+        elif source_scheme(self.source) == "ollama":
+            raise ValueError("ollama:// sources are served by engine 'kubeai' with kubeai.engine 'ollama' only")
         if self.engine == "vllm" and self.replicas.min < 1:
             # With no replica there is no vllm:num_requests_waiting to wake on.
             raise ValueError("replicas.min must be at least 1 for engine 'vllm' (queue-depth scaling needs a replica)")
@@ -277,9 +353,9 @@ class ModelSpec(Strict):
             )
         if self.image_extras and self.image is None:
             raise ValueError("imageExtras describes a custom image; set image too (the stock images are known)")
-        if self.task == "speech":
+        if self.task == "speech" and self.engine != "kubeai":
             self._check_speech()
-        if self.gpus == 0:
+        if self.gpus == 0 and not (self.engine == "kubeai" and self.kubeai_backend() != "vllm"):
             self._check_cpu_memory()
         if self.adapters and self.task != "text":
             raise ValueError("LoRA adapters apply to task 'text' only")

@@ -197,10 +197,25 @@ def gateway_ports(cfg: StackConfig, facts: dict[str, Any]) -> list[int]:
     """The ports of the Gateway URLs LiteLLM calls (from names.model_url)."""
     ports = set()
     for model in cfg.models:
-        if model.task in ("text", "embedding"):
+        if model.task in ("text", "embedding") and model.engine != "kubeai":
             url = urlsplit(names.model_url(model.name, facts))
             ports.add(url.port or (443 if url.scheme == "https" else 80))
     return sorted(ports)
+
+
+def kubeai_egress() -> dict[str, Any]:
+    """KubeAI's proxy pods, on the port they listen on behind the Service (a policy sees the pod port)."""
+    from components.serving import kubeai
+
+    return {
+        "to": [
+            {
+                "namespaceSelector": _namespace_selector(kubeai.namespace()),
+                "podSelector": {"matchLabels": dict(kubeai.PROXY_POD)},
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": kubeai.PROXY_POD_PORT}],
+    }
 
 
 def litellm_policy(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
@@ -238,6 +253,8 @@ def litellm_policy(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
     ports = gateway_ports(cfg, facts)
     if ports:
         egress.append({"ports": [{"protocol": "TCP", "port": p} for p in ports]})
+    if any(m.engine == "kubeai" and m.task in ("text", "embedding") for m in cfg.models):
+        egress.append(kubeai_egress())
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

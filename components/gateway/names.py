@@ -34,9 +34,7 @@ def gateway_host(facts: dict[str, Any]) -> str:
     if facts.get("gatewayClass") == ISTIO_CLASS:
         # Istio names a Gateway's Service `<gateway>-<class>`.
         return f"{GATEWAY}-{ISTIO_CLASS}.{NAMESPACE}.svc.cluster.local"
-    raise ValueError(
-        f"gateway class {facts.get('gatewayClass')!r} has no known address: set substrate.gatewayAddress"
-    )
+    raise ValueError(f"gateway class {facts.get('gatewayClass')!r} has no known address: set substrate.gatewayAddress")
 
 
 def path_prefix(model: str) -> str:
@@ -50,6 +48,28 @@ def model_url(model: str, facts: dict[str, Any]) -> str:
     `model` is a ModelSpec name; its LoRA adapters share its URL (the request body's `model`
     field names the adapter)."""
     return f"http://{gateway_host(facts)}{path_prefix(model)}/v1"
+
+
+def model_base_url(model: Any, facts: dict[str, Any]) -> str:
+    """Where LiteLLM reaches a ModelSpec: KubeAI's own OpenAI proxy for engine kubeai (KubeAI
+    routes, balances and scales its models itself), else the Gateway."""
+    if model.engine == "kubeai":
+        from components.serving import kubeai
+
+        return kubeai.proxy_url()
+    return model_url(model.name, facts)
+
+
+def served_name(model: Any, adapter: str | None = None) -> str:
+    """The `model` a request to the model server names: the model, or one of its adapters
+    (KubeAI names an adapter `<model>_<adapter>`; vLLM by the adapter's own name)."""
+    if adapter is None:
+        return model.name
+    if model.engine == "kubeai":
+        from components.serving import kubeai
+
+        return f"{model.name}{kubeai.ADAPTER_SEPARATOR}{adapter}"
+    return adapter
 
 
 def litellm_url() -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from components.config.modelspec import RENDERED_ENGINES, ModelSpec
 from components.serving.kserve import render_kserve
+from components.serving.kubeai import render_kubeai
 from components.serving.vllm import render_vllm
 
 Renderer = Callable[[ModelSpec, dict[str, Any], str], list[dict[str, Any]]]
@@ -18,6 +19,7 @@ Renderer = Callable[[ModelSpec, dict[str, Any], str], list[dict[str, Any]]]
 RENDERERS: dict[str, Renderer] = {
     "vllm": render_vllm,
     "kserve": render_kserve,
+    "kubeai": render_kubeai,
 }
 
 

@@ -15,12 +15,20 @@ import yaml
 from components.argocd import argocd_values
 from components.catalog import load_catalog, load_data
 from components.computed_values import computed_values
+from components.config.modelspec import ModelSpec
 from components.config.substrates import SUBSTRATE_KINDS
+from components.serving import kubeai
 from tests.plain_facts import gke_facts, operator_facts
 from tooling import chart_values as cv
 from tooling.program import stack_files
 
 CATALOG = load_catalog()
+KUBEAI_MODELS = [
+    ModelSpec.model_validate({"name": "t", "source": "hf://o/m-1B", "engine": "kubeai", "gpus": 0}),
+    ModelSpec.model_validate(
+        {"name": "s", "source": "hf://Systran/faster-whisper-small", "engine": "kubeai", "task": "speech", "gpus": 0}
+    ),
+]
 ARGOCD = load_data("argocd/release.yaml")
 
 
@@ -53,6 +61,11 @@ def values_sets() -> list[tuple[str, str, str, dict[str, Any]]]:
             computed = computed_values(name, facts)
             if computed:
                 sets.append((f"computed {name} on {substrate}", *pin, computed))
+    # KubeAI's values also depend on the stack's models (their backends set the pods' security).
+    kubeai_entry = CATALOG["kubeai"]
+    for substrate, facts in facts_per_substrate().items():
+        values = kubeai.chart_values(facts, KUBEAI_MODELS)
+        sets.append((f"computed kubeai on {substrate}", kubeai_entry.chart.name, kubeai_entry.chart.version, values))
     for ha in (False, True):
         sets.append((f"argocd values (ha={ha})", ARGOCD["name"], str(ARGOCD["version"]), argocd_values(ha)))
     for file, name, values in stack_overrides():
