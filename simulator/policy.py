@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-MetricKind = Literal["queue", "kv-cache", "gpu-util"]
+MetricKind = Literal["queue", "kv-cache", "gpu-util", "demand"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,9 @@ def _metric_of(trigger: dict[str, Any]) -> MetricKind:
         return "kv-cache"
     if "GPU_UTIL" in query.upper():
         return "gpu-util"
+    if "inference_objective_request" in query:
+        # The endpoint picker's request counters: requests that reached the Gateway lately.
+        return "demand"
     raise ValueError(f"trigger {trigger.get('name')!r}: no simulated signal for query {query!r}")
 
 

@@ -107,8 +107,20 @@ class Scaling(Strict):
     # passes 1, and the HPA ignores a ratio within 10% of its target: above 0.9 the
     # trigger could never ask for another replica.
     kv_cache_usage_target: float | None = Field(default=None, gt=0, le=0.9)
-    scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
+    # Longer than a cold start (about 331 s for a 7B model on a new GPU node, docs/performance.md):
+    # a shorter window can remove a replica asked for at a brief backlog before it ever serves.
+    scale_down_stabilization_seconds: int = Field(default=600, ge=0, le=3600)
     polling_interval_seconds: int = Field(default=15, ge=5, le=300)
+
+
+# KV-cache offload (raw vLLM): vLLM's in-tree CPU offloading connector.
+class KvOffload(Strict):
+    # Host memory that holds KV blocks evicted from the GPU; added to the pod's memory
+    # request and limit, since the connector allocates it pinned at start-up.
+    cpu_memory: str = Field(pattern=r"^\d+(Gi|Ti)$")
+
+    def gib(self) -> int:
+        return quantity_bytes(self.cpu_memory) // GIB
 
 
 class Adapter(Strict):
@@ -158,6 +170,8 @@ class ModelSpec(Strict):
     # Priority of this model's requests in the Gateway's endpoint picker (an InferenceObjective
     # named after the model; higher is served first under saturation, negative allowed, unset = 0).
     priority: int | None = Field(default=None, ge=-1000, le=1000)
+    # KV-cache offload to host memory (text models on GPUs); off unless set.
+    kv_offload: KvOffload | None = None
 
     @field_validator("name")
     @classmethod
@@ -265,9 +279,18 @@ class ModelSpec(Strict):
             raise ValueError("gpus > 0 needs gpuType (the accelerator of a GPU pool, e.g. nvidia-l4)")
         if self.gpus == 0 and self.gpu_type:
             raise ValueError("gpuType is set but gpus is 0; set gpus or drop gpuType")
-        if self.engine == "vllm" and self.replicas.min < 1:
-            # With no replica there is no vllm:num_requests_waiting to wake on.
-            raise ValueError("replicas.min must be at least 1 for engine 'vllm' (queue-depth scaling needs a replica)")
+        if self.engine == "vllm" and self.replicas.min < 1 and self.task != "text":
+            # With no replica there is no vllm:num_requests_waiting to wake on; text models
+            # wake on their endpoint picker's request count (the stack checks the Gateway is there).
+            raise ValueError(
+                f"replicas.min 0 needs task 'text' on engine 'vllm' (it scales out from zero on the Gateway's "
+                f"endpoint picker, which routes text models only); task {self.task!r} needs replicas.min >= 1"
+            )
+        if self.kv_offload is not None:
+            if self.engine != "vllm":
+                raise ValueError(f"kvOffload is rendered for engine 'vllm' only, not {self.engine!r}")
+            if self.task != "text" or self.gpus == 0:
+                raise ValueError("kvOffload moves a GPU KV cache to host memory: it needs task 'text' and gpus > 0")
         if self.image_extras and self.image is None:
             raise ValueError("imageExtras describes a custom image; set image too (the stock images are known)")
         if self.task == "speech":

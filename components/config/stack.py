@@ -311,6 +311,8 @@ class StackConfig(Strict):
         # Substrates that know their Kubernetes release say whether pods can mount OCI images.
         image_volumes = getattr(self.substrate, "image_volumes", True)
         for i, model in enumerate(self.models):
+            if model.engine == "vllm" and model.replicas.min == 0:
+                self._check_scale_from_zero(i, model)
             if model.source.startswith("oci://") and not image_volumes:
                 raise ValueError(
                     f"models[{i}] ({model.name}) is an oci:// modelcar, mounted as an image volume, but the "
@@ -331,6 +333,19 @@ class StackConfig(Strict):
                     f"models[{i}] ({model.name}) wants {model.gpus} GPUs per replica; pool {pool.name!r} "
                     f"nodes have {pool.count}"
                 )
+
+    def _check_scale_from_zero(self, i: int, model: ModelSpec) -> None:
+        """A raw-vLLM model at zero replicas wakes on its endpoint picker's request count: the
+        llm-gateway layer's InferencePool must exist, and requests must reach it."""
+        if "llm-gateway" not in self.layers or not self.enabled("inferencepool"):
+            raise key_error(
+                f"models[{i}].replicas.min",
+                f"{model.name}: replicas.min 0 scales out on the requests its InferencePool's endpoint picker "
+                f"counts, which exists only with the llm-gateway layer and its inferencepool component; "
+                f"profile {self.profile!r}"
+                + ("" if "llm-gateway" not in self.layers else " has inferencepool turned off")
+                + ". Use a profile with llm-gateway (llm-gateway or full) or set replicas.min to 1",
+            )
 
     def enabled(self, component: str) -> bool:
         override = self.components.get(component)

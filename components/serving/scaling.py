@@ -26,6 +26,25 @@ def kv_cache_query(model: ModelSpec, namespace: str) -> str:
     return f'avg(vllm:kv_cache_usage_perc{{namespace="{namespace}",model_name="{model.name}"}})'
 
 
+# The endpoint picker (Inference Extension v1.5.0, one per model, `<model>-epp`, scraped by the
+# inferencepool chart's ServiceMonitor) counts every request it routes
+# (inference_objective_request_total) and every one it fails; with no endpoint in the pool it
+# answers 503 and counts error_code="ServiceUnavailable". Both exist while no replica runs.
+DEMAND_WINDOW = "2m"
+# One replica per this many requests in the window: large, so the demand trigger only ever asks
+# for the first replica and queue depth decides the rest.
+DEMAND_PER_REPLICA = 1_000_000
+
+
+def demand_query(model: ModelSpec, namespace: str) -> str:
+    sel = f'namespace="{namespace}",service="{model.name}-epp"'
+    return (
+        f"sum(increase(inference_objective_request_total{{{sel}}}[{DEMAND_WINDOW}]) or vector(0))"
+        f" + sum(increase(inference_objective_request_error_total{{{sel},error_code=\"ServiceUnavailable\"}}"
+        f"[{DEMAND_WINDOW}]) or vector(0))"
+    )
+
+
 # The HPA does not act while desired/current stays within this ratio of 1 (its default
 # --horizontal-pod-autoscaler-tolerance).
 HPA_TOLERANCE = 0.1
@@ -74,6 +93,26 @@ def scaled_object(model: ModelSpec, namespace: str, prometheus: str, labels: dic
                 },
             }
         )
+    extra: dict[str, Any] = {}
+    if model.replicas.min == 0:
+        triggers.append(
+            {
+                "type": "prometheus",
+                "name": "gateway-demand",
+                "metricType": "AverageValue",
+                "metadata": {
+                    "serverAddress": prometheus,
+                    "query": demand_query(model, namespace),
+                    "threshold": str(DEMAND_PER_REPLICA),
+                    # Any request in the window, routed or refused for want of a replica, wakes it.
+                    "activationThreshold": "0",
+                    "ignoreNullValues": "true",
+                },
+            }
+        )
+        # From one replica to none: after every trigger has been idle this long (KEDA acts on it,
+        # not the HPA, whose floor is one).
+        extra["cooldownPeriod"] = model.scaling.scale_down_stabilization_seconds
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
@@ -83,6 +122,7 @@ def scaled_object(model: ModelSpec, namespace: str, prometheus: str, labels: dic
             "minReplicaCount": model.replicas.min,
             "maxReplicaCount": model.replicas.max,
             "pollingInterval": model.scaling.polling_interval_seconds,
+            **extra,
             "advanced": {
                 "horizontalPodAutoscalerConfig": {
                     "behavior": {

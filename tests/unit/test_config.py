@@ -153,9 +153,41 @@ BAD = [
         "GPU pools offer: none",
     ),
     (
-        "scale to zero on raw vLLM",
+        "scale to zero on raw vLLM without the Gateway",
         with_(GKE, "models[0].replicas", {"min": 0, "max": 2}),
-        "replicas.min must be at least 1 for engine 'vllm'",
+        "inference-platform:models[0].replicas.min: qwen: replicas.min 0 scales out on the requests its "
+        "InferencePool's endpoint picker counts",
+    ),
+    (
+        "scale to zero with the inferencepool component off",
+        with_(
+            with_(with_(GKE, "models[0].replicas", {"min": 0, "max": 2}), "profile", "llm-gateway"),
+            "components",
+            {"inferencepool": {"enabled": False}},
+        ),
+        "profile 'llm-gateway' has inferencepool turned off",
+    ),
+    (
+        "scale to zero of an embedding model",
+        with_(
+            with_(GKE, "models[0]", {"name": "embed", "source": "hf://intfloat/e5-mistral-7b-instruct",
+                                     "task": "embedding", "gpus": 1, "gpuType": "nvidia-l4",
+                                     "replicas": {"min": 0, "max": 1}}),
+            "profile",
+            "llm-gateway",
+        ),
+        "replicas.min 0 needs task 'text' on engine 'vllm'",
+    ),
+    (
+        "KV-cache offload on a CPU model",
+        with_(GKE, "models[0]", {"name": "tiny", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0,
+                                 "kvOffload": {"cpuMemory": "4Gi"}}),
+        "kvOffload moves a GPU KV cache to host memory: it needs task 'text' and gpus > 0",
+    ),
+    (
+        "KV-cache offload sized in Mi",
+        with_(GKE, "models[0].kvOffload", {"cpuMemory": "512Mi"}),
+        "models[0].kvOffload.cpuMemory",
     ),
     (
         "managed engine flag",

@@ -105,3 +105,40 @@ def test_a_kv_target_the_hpa_tolerance_swallows_is_refused():
     assert hpa_desired("Value", 1.0, 0.95, current=2, low=1, high=8) == 2
     with pytest.raises(ValueError, match=r"less than or equal to 0\.9"):
         spec(kvCacheUsageTarget=0.95)
+
+
+def test_a_model_at_zero_wakes_on_its_endpoint_pickers_request_count():
+    from components.gateway.routing import epp_name
+
+    model = spec({"min": 0, "max": 3}, scaleDownStabilizationSeconds=420)
+    obj = scaled_object(model, "inference", "http://prom", {})
+    demand = {t["name"]: t for t in obj["spec"]["triggers"]}["gateway-demand"]
+    query = demand["metadata"]["query"]
+    # Routed requests and the ones refused with 503 while the pool is empty, of this model's EPP only.
+    assert f'service="{epp_name(model)}"' in query and 'namespace="inference"' in query
+    assert "inference_objective_request_total" in query
+    assert 'inference_objective_request_error_total{namespace="inference",service="m-epp",' in query
+    assert 'error_code="ServiceUnavailable"' in query
+    assert demand["metadata"]["activationThreshold"] == "0"
+    assert obj["spec"]["minReplicaCount"] == 0
+    # KEDA's own step from one replica to none waits as long as the HPA's scale-down window.
+    assert obj["spec"]["cooldownPeriod"] == 420
+    # The demand trigger asks for the first replica only; queue depth decides the rest.
+    threshold = float(demand["metadata"]["threshold"])
+    assert hpa_desired("AverageValue", 5000, threshold, 1, 0, 3) == 1
+    assert hpa_desired("AverageValue", 5000, threshold, 0, 0, 3) == 1
+
+
+def test_a_model_kept_warm_has_no_demand_trigger():
+    obj = scaled_object(spec({"min": 1, "max": 3}), "inference", "http://prom", {})
+    assert [t["name"] for t in obj["spec"]["triggers"]] == ["queue-depth"]
+    assert "cooldownPeriod" not in obj["spec"]
+
+
+def test_default_scale_down_window_outlasts_the_measured_cold_start():
+    # docs/performance.md: a 7B model on a new GPU node on dev serves after about 331 s.
+    window = spec().scaling.scale_down_stabilization_seconds
+    assert window > 331
+    obj = scaled_object(spec(), "inference", "http://prom", {})
+    behavior = obj["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == window
