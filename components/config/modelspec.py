@@ -24,7 +24,7 @@ ENGINE_TASKS: dict[str, tuple[str, ...]] = {
 }
 # Engines whose manifests this release renders; the others are accepted by the schema
 # table above but refused here rather than silently producing nothing.
-RENDERED_ENGINES = ("vllm",)
+RENDERED_ENGINES = ("vllm", "llm-d")
 
 SOURCE_PATTERNS = {
     "hf": re.compile(r"^hf://[A-Za-z0-9][\w.-]*/[\w.-]+$"),
@@ -123,6 +123,13 @@ class KvOffload(Strict):
         return quantity_bytes(self.cpu_memory) // GIB
 
 
+# llm-d: prefill/decode disaggregation. Prefill pods compute prompts' KV caches and hand them
+# to decode pods over NIXL; llm-d's scheduler decides per request whether to split.
+class Disaggregation(Strict):
+    prefill: int = Field(ge=1, le=100)
+    decode: int = Field(ge=1, le=100)
+
+
 class Adapter(Strict):
     name: str
     source: str
@@ -172,6 +179,8 @@ class ModelSpec(Strict):
     priority: int | None = Field(default=None, ge=-1000, le=1000)
     # KV-cache offload to host memory (text models on GPUs); off unless set.
     kv_offload: KvOffload | None = None
+    # llm-d: separate prefill and decode pods (replica counts of each).
+    disaggregation: Disaggregation | None = None
 
     @field_validator("name")
     @classmethod
@@ -264,6 +273,23 @@ class ModelSpec(Strict):
         if "@sha256:" not in self.image:
             raise ValueError("a speech image built with the audio extra must be pinned by digest (@sha256:...)")
 
+    def _check_llmd(self) -> None:
+        # llm-d: fixed replica counts (no KEDA ScaledObject is rendered for its workloads), GPUs
+        # only (its image is a CUDA build), and multi-node replicas without a prefill/decode split.
+        if self.gpus == 0:
+            raise ValueError("engine 'llm-d' serves on GPUs only (its image is a CUDA build); set gpus and gpuType")
+        if self.replicas.min != self.replicas.max:
+            raise ValueError(
+                "engine 'llm-d' runs a fixed number of replicas (no autoscaler is rendered for it): "
+                f"set replicas.min = replicas.max (have {self.replicas.min} and {self.replicas.max})"
+            )
+        if self.disaggregation is not None and "replicas" in self.model_fields_set:
+            raise ValueError(
+                "with disaggregation, disaggregation.prefill and .decode are the replica counts; drop replicas"
+            )
+        if self.replicas.min == 0 and self.disaggregation is None:
+            raise ValueError("engine 'llm-d' needs at least one replica (replicas.min >= 1)")
+
     @model_validator(mode="after")
     def _coherent(self) -> ModelSpec:
         allowed = ENGINE_TASKS[self.engine]
@@ -291,6 +317,10 @@ class ModelSpec(Strict):
                 raise ValueError(f"kvOffload is rendered for engine 'vllm' only, not {self.engine!r}")
             if self.task != "text" or self.gpus == 0:
                 raise ValueError("kvOffload moves a GPU KV cache to host memory: it needs task 'text' and gpus > 0")
+        if self.engine == "llm-d":
+            self._check_llmd()
+        elif self.disaggregation is not None:
+            raise ValueError(f"disaggregation is an llm-d feature; engine {self.engine!r} has no prefill/decode split")
         if self.image_extras and self.image is None:
             raise ValueError("imageExtras describes a custom image; set image too (the stock images are known)")
         if self.task == "speech":

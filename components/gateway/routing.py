@@ -30,6 +30,7 @@ from components.config import StackConfig
 from components.config.modelspec import ModelSpec
 from components.gateway import names
 from components.gateway.names import GATEWAY, ISTIO_CLASS, NAMESPACE, path_prefix
+from components.serving import llmd
 from components.serving.vllm import selector
 from components.serving.vllm import settings as vllm_settings
 from components.values import deep_merge
@@ -72,8 +73,13 @@ CLUSTER_KINDS: list[dict[str, str]] = [
 ]
 
 
+# Engines whose models the Gateway reaches through an InferencePool: raw vLLM with the
+# Inference Extension's endpoint picker, llm-d with llm-d's scheduler in its place.
+POOLED_ENGINES = ("vllm", "llm-d")
+
+
 def text_models(cfg: StackConfig) -> list[ModelSpec]:
-    return [m for m in cfg.models if m.engine == "vllm" and m.task == "text"]
+    return [m for m in cfg.models if m.engine in POOLED_ENGINES and m.task == "text"]
 
 
 def own_istio(facts: dict[str, Any]) -> bool:
@@ -184,6 +190,9 @@ def pool_values(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
     """inferencepool chart values for one model (merged over the catalog's base values)."""
     gke = facts["gatewayClass"] in GKE_CLASSES
     provider = "gke" if gke else ISTIO_CLASS if own_istio(facts) else "none"
+    if model.engine == "llm-d":
+        # One pool per model either way; an llm-d model's runs llm-d's scheduler.
+        return {**llmd.pool_values(model, facts), "provider": {"name": provider}}
     return {
         "inferencePool": {
             "modelServers": {"matchLabels": selector(model)},

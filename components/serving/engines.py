@@ -10,12 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from components.config.modelspec import RENDERED_ENGINES, ModelSpec
+from components.serving.llmd import render_llmd
 from components.serving.vllm import render_vllm
 
 Renderer = Callable[[ModelSpec, dict[str, Any], str], list[dict[str, Any]]]
 
 RENDERERS: dict[str, Renderer] = {
     "vllm": render_vllm,
+    "llm-d": render_llmd,
 }
 
 
