@@ -30,13 +30,14 @@ def models(stack: str) -> dict[str, ModelSpec]:
 
 
 def servers(stack: str) -> list[tuple[ModelSpec, dict[str, Any]]]:
-    specs = models(stack)
+    """Raw vLLM models and their Deployments (llm-d's roles and groups: tests/unit/test_llmd.py)."""
+    specs = {name: spec for name, spec in models(stack).items() if spec.engine == "vllm"}
     out = []
     for obj in rendered(stack):
         labels = obj["metadata"].get("labels") or {}
-        if obj["kind"] == "Deployment" and labels.get("app.kubernetes.io/name") == "vllm":
+        if obj["kind"] == "Deployment" and labels.get("app.kubernetes.io/instance") in specs:
             out.append((specs[labels["app.kubernetes.io/instance"]], obj))
-    assert len(out) == len(specs), "every configured model renders one vLLM Deployment"
+    assert len(out) == len(specs), "every configured raw vLLM model renders one vLLM Deployment"
     return out
 
 
@@ -92,12 +93,18 @@ def _settle(trigger: dict[str, Any], saturated: bool, low: int, high: int) -> in
 
 def test_every_trigger_reaches_max_under_load_and_min_when_idle(stack):
     scaled = [o for o in rendered(stack) if o["kind"] == "ScaledObject"]
-    assert len(scaled) == len(models(stack))
+    # llm-d models run fixed replica counts: no ScaledObject.
+    assert len(scaled) == len([m for m in models(stack).values() if m.engine == "vllm"])
     for obj in scaled:
         spec = obj["spec"]
         low, high = spec["minReplicaCount"], spec["maxReplicaCount"]
         for trigger in spec["triggers"]:
             name = f"{obj['metadata']['name']}/{trigger['name']}"
+            if trigger["name"] == "gateway-demand":
+                # Wakes a model at zero; queue depth takes it further.
+                assert _settle(trigger, True, low, high) == max(low, 1), f"{name} does not wake the model"
+                assert _settle(trigger, False, low, high) == low, f"{name} does not fall back to {low} when idle"
+                continue
             assert _settle(trigger, True, low, high) == high, f"{name} cannot reach maxReplicaCount {high}"
             assert _settle(trigger, False, low, high) == low, f"{name} does not fall back to {low} when idle"
 
