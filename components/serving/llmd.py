@@ -98,7 +98,7 @@ def _sidecar(vllm_port: int) -> dict[str, Any]:
             "--secure-proxy=false",
         ],
         "ports": [{"name": "http", "containerPort": cfg["port"], "protocol": "TCP"}],
-        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
