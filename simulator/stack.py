@@ -109,6 +109,12 @@ def from_rendered(stack: str, model_name: str, objects: list[dict[str, Any]], co
     if model_name not in models:
         raise ValueError(f"stack {stack!r} has no model {model_name!r}; models: {', '.join(models) or 'none'}")
     model = models[model_name]
+    engine = model.get("engine", "vllm")
+    if engine != "vllm":
+        raise ValueError(
+            f"stack {stack!r}: model {model_name!r} of engine {engine!r} runs a fixed replica count; "
+            "the simulator models raw vLLM's autoscaling"
+        )
     policy = policy_of(stack, model_name, objects)
     deployment = _find(objects, "Deployment", model_name)
     if deployment is None:

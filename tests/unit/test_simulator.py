@@ -174,6 +174,8 @@ def test_policy_read_from_every_rendered_scaled_object_matches_the_stack_config(
         objects = list(rendered(stack))
         for raw in config.get("models", []):
             spec = ModelSpec.model_validate(raw)
+            if spec.engine != "vllm":
+                continue  # llm-d runs fixed replica counts: no ScaledObject to read
             read = policy_of(stack, spec.name, objects)
             assert read.min_replicas == spec.replicas.min and read.max_replicas == spec.replicas.max
             assert read.polling_seconds == spec.scaling.polling_interval_seconds
@@ -190,10 +192,16 @@ def test_every_gpu_model_of_every_stack_gets_a_service_model_and_cold_start():
     for stack in sorted(STACKS):
         config = config_of(stack_run(stack))
         for raw in config.get("models", []):
-            if raw.get("gpuType"):
+            if raw.get("gpuType") and raw.get("engine", "vllm") == "vllm":
                 model = from_rendered(stack, raw["name"], list(rendered(stack)), config)
                 assert model.service.max_concurrency >= 1 and model.service.step_seconds(1) > 0
                 assert model.pool_max >= 1 and model.per_node >= 1
+
+
+def test_a_model_without_an_autoscaler_is_named_as_such():
+    config = config_of(stack_run("llmd-gke"))
+    with pytest.raises(ValueError, match="engine 'llm-d' runs a fixed replica count"):
+        from_rendered("llmd-gke", "qwen3-8b-pd", list(rendered("llmd-gke")), config)
 
 
 def test_traces_from_specs_and_csv(tmp_path):
