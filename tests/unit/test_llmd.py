@@ -210,3 +210,18 @@ def test_lws_operator_applies_only_where_a_model_uses_llm_d():
     assert entry.layer == "platform" and entry.when == {"engine": ("llm-d",)}
     carried = cv.load_chart_values(entry.chart.name, entry.chart.version)
     assert cv.unknown_keys(entry.values, carried) == []
+
+
+def test_litellm_reaches_an_llm_d_model_at_its_gateway_url():
+    from components.computed_values import litellm_model_list
+    from components.gateway.names import model_url
+
+    facts = gke_facts()
+    cfg = gateway_config(BASE)
+    (entry,) = litellm_model_list(cfg, facts)
+    assert entry["model_name"] == "qwen"
+    assert entry["litellm_params"]["api_base"] == model_url("qwen", facts)
+    route = next(c for c in routing.children(cfg, facts) if c["metadata"]["name"] == "route-qwen")
+    objects = route["spec"]["source"]["helm"]["valuesObject"]["resources"]
+    (http_route,) = [o for o in objects if o["kind"] == "HTTPRoute"]
+    assert http_route["spec"]["rules"][0]["backendRefs"][0]["name"] == "qwen"
