@@ -28,8 +28,10 @@ def kv_cache_query(model: ModelSpec, namespace: str) -> str:
 
 # The endpoint picker (Inference Extension v1.5.0, one per model, `<model>-epp`, scraped by the
 # inferencepool chart's ServiceMonitor) counts every request it routes
-# (inference_objective_request_total) and every one it fails; with no endpoint in the pool it
-# answers 503 and counts error_code="ServiceUnavailable". Both exist while no replica runs.
+# (inference_objective_request_total) and every one it fails (..._request_error_total). With no
+# endpoint in the pool it answers 503 (error_code "ServiceUnavailable"), or 429
+# ("ResourceExhausted") for a sheddable (negative-priority) request; every refusal is demand,
+# so the query counts all error codes. Both counters exist while no replica runs.
 DEMAND_WINDOW = "2m"
 # One replica per this many requests in the window: large, so the demand trigger only ever asks
 # for the first replica and queue depth decides the rest.
@@ -40,8 +42,7 @@ def demand_query(model: ModelSpec, namespace: str) -> str:
     sel = f'namespace="{namespace}",service="{model.name}-epp"'
     return (
         f"sum(increase(inference_objective_request_total{{{sel}}}[{DEMAND_WINDOW}]) or vector(0))"
-        f" + sum(increase(inference_objective_request_error_total{{{sel},error_code=\"ServiceUnavailable\"}}"
-        f"[{DEMAND_WINDOW}]) or vector(0))"
+        f" + sum(increase(inference_objective_request_error_total{{{sel}}}[{DEMAND_WINDOW}]) or vector(0))"
     )
 
 
