@@ -8,6 +8,7 @@ Prometheus scrapes that gauge every scrape interval; the HPA reads the last scra
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -39,6 +40,9 @@ class Scenario:
     initial_replicas: int | None = None
     # vLLM's gauge exists only while a replica does; a gateway-side queue metric would not.
     queue_visible_without_replicas: bool = False
+    # A "demand" trigger counts requests that reached the Gateway in this trailing window
+    # (increase(inference_objective_request_*[2m]) in components/serving/scaling.py).
+    demand_window_seconds: float = 120.0
     seed: int = 7
     # Stop once this many requests have had a TTFT above `slo_seconds` (a search's quick reject).
     stop_after_misses: int | None = None
@@ -95,6 +99,7 @@ class Simulation:
         self.rng = random.Random(scenario.seed)
         self.queue: deque[int] = deque()
         self.requests: list[Request] = list(trace.requests)
+        self.arrivals = sorted(r.arrival for r in self.requests)
         self.admitted = [math.nan] * len(self.requests)
         self.first_token = [math.nan] * len(self.requests)
         self.done = 0
@@ -350,6 +355,10 @@ class Simulation:
             if trigger.metric == "queue":
                 seen = ready or self.s.queue_visible_without_replicas
                 value = float(self.waiting()) if seen else 0.0
+            elif trigger.metric == "demand":
+                # Exists whether or not a replica runs: the endpoint picker counts every request.
+                since = self.now - self.s.demand_window_seconds
+                value = float(bisect.bisect_right(self.arrivals, self.now) - bisect.bisect_right(self.arrivals, since))
             elif trigger.metric == "gpu-util":
                 # Under PagedAttention a GPU with any running sequence reads about 100%.
                 value = 100.0 * sum(1 for p in ready if p.running) / len(ready) if ready else 0.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-MetricKind = Literal["queue", "kv-cache", "gpu-util"]
+MetricKind = Literal["queue", "kv-cache", "gpu-util", "demand"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ class Policy:
 
 def _metric_of(trigger: dict[str, Any]) -> MetricKind:
     query = trigger.get("metadata", {}).get("query", "")
+    if "inference_objective_request" in query:
+        # Scale from zero: requests the model runs or queues, and the ones its endpoint picker
+        # refused lately; simulated as the requests that reached the Gateway in the window.
+        return "demand"
     if "num_requests_waiting" in query:
         return "queue"
     if "kv_cache_usage" in query:

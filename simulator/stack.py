@@ -122,9 +122,12 @@ def from_rendered(stack: str, model_name: str, objects: list[dict[str, Any]], co
     if model_name not in models:
         raise ValueError(f"stack {stack!r} has no model {model_name!r}; models: {', '.join(models) or 'none'}")
     model = models[model_name]
-    if model.get("engine", "vllm") != "vllm":
-        # The simulation replays the KEDA policy rendered for raw vLLM; KubeAI scales its own models.
-        raise ValueError(f"model {model_name!r} has engine {model['engine']!r}: only engine 'vllm' is simulated")
+    engine = model.get("engine", "vllm")
+    if engine != "vllm":
+        # The simulation replays the KEDA policy rendered for raw vLLM; other engines scale their own way.
+        raise ValueError(
+            f"stack {stack!r}: model {model_name!r} has engine {engine!r}; only raw vLLM's autoscaling is simulated"
+        )
     policy = policy_of(stack, model_name, objects)
     deployment = _server(objects, model_name)
     if deployment is None:

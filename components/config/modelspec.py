@@ -24,7 +24,7 @@ ENGINE_TASKS: dict[str, tuple[str, ...]] = {
 }
 # Engines whose manifests this release renders; the others are accepted by the schema
 # table above but refused here rather than silently producing nothing.
-RENDERED_ENGINES = ("vllm", "kserve", "kubeai")
+RENDERED_ENGINES = ("vllm", "kserve", "llm-d", "kubeai")
 
 SOURCE_PATTERNS = {
     "hf": re.compile(r"^hf://[A-Za-z0-9][\w.-]*/[\w.-]+$"),
@@ -112,8 +112,27 @@ class Scaling(Strict):
     # passes 1, and the HPA ignores a ratio within 10% of its target: above 0.9 the
     # trigger could never ask for another replica.
     kv_cache_usage_target: float | None = Field(default=None, gt=0, le=0.9)
-    scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
+    # Longer than a cold start (about 331 s for a 7B model on a new GPU node, docs/performance.md):
+    # a shorter window can remove a replica asked for at a brief backlog before it ever serves.
+    scale_down_stabilization_seconds: int = Field(default=600, ge=0, le=3600)
     polling_interval_seconds: int = Field(default=15, ge=5, le=300)
+
+
+# KV-cache offload (raw vLLM): vLLM's in-tree CPU offloading connector.
+class KvOffload(Strict):
+    # Host memory that holds KV blocks evicted from the GPU; added to the pod's memory
+    # request and limit, since the connector allocates it pinned at start-up.
+    cpu_memory: str = Field(pattern=r"^\d+(Gi|Ti)$")
+
+    def gib(self) -> int:
+        return quantity_bytes(self.cpu_memory) // GIB
+
+
+# llm-d: prefill/decode disaggregation. Prefill pods compute prompts' KV caches and hand them
+# to decode pods over NIXL; llm-d's scheduler decides per request whether to split.
+class Disaggregation(Strict):
+    prefill: int = Field(ge=1, le=100)
+    decode: int = Field(ge=1, le=100)
 
 
 class Adapter(Strict):
@@ -197,6 +216,10 @@ class ModelSpec(Strict):
     priority: int | None = Field(default=None, ge=-1000, le=1000)
     # engine kubeai only.
     kubeai: KubeAIOptions | None = None
+    # KV-cache offload to host memory (text models on GPUs); off unless set.
+    kv_offload: KvOffload | None = None
+    # llm-d: separate prefill and decode pods (replica counts of each).
+    disaggregation: Disaggregation | None = None
 
     @field_validator("name")
     @classmethod
@@ -320,6 +343,23 @@ class ModelSpec(Strict):
         if "@sha256:" not in self.image:
             raise ValueError("a speech image built with the audio extra must be pinned by digest (@sha256:...)")
 
+    def _check_llmd(self) -> None:
+        # llm-d: fixed replica counts (no KEDA ScaledObject is rendered for its workloads), GPUs
+        # only (its image is a CUDA build), and multi-node replicas without a prefill/decode split.
+        if self.gpus == 0:
+            raise ValueError("engine 'llm-d' serves on GPUs only (its image is a CUDA build); set gpus and gpuType")
+        if self.replicas.min != self.replicas.max:
+            raise ValueError(
+                "engine 'llm-d' runs a fixed number of replicas (no autoscaler is rendered for it): "
+                f"set replicas.min = replicas.max (have {self.replicas.min} and {self.replicas.max})"
+            )
+        if self.disaggregation is not None and "replicas" in self.model_fields_set:
+            raise ValueError(
+                "with disaggregation, disaggregation.prefill and .decode are the replica counts; drop replicas"
+            )
+        if self.replicas.min == 0 and self.disaggregation is None:
+            raise ValueError("engine 'llm-d' needs at least one replica (replicas.min >= 1)")
+
     @model_validator(mode="after")
     def _coherent(self) -> ModelSpec:
         allowed = ENGINE_TASKS[self.engine]
@@ -341,9 +381,22 @@ class ModelSpec(Strict):
             raise ValueError("kubeai options apply to engine 'kubeai' only")
         elif source_scheme(self.source) == "ollama":
             raise ValueError("ollama:// sources are served by engine 'kubeai' with kubeai.engine 'ollama' only")
-        if self.engine == "vllm" and self.replicas.min < 1:
-            # With no replica there is no vllm:num_requests_waiting to wake on.
-            raise ValueError("replicas.min must be at least 1 for engine 'vllm' (queue-depth scaling needs a replica)")
+        if self.engine == "vllm" and self.replicas.min < 1 and self.task != "text":
+            # With no replica there is no vllm:num_requests_waiting to wake on; text models
+            # wake on their endpoint picker's request count (the stack checks the Gateway is there).
+            raise ValueError(
+                f"replicas.min 0 needs task 'text' on engine 'vllm' (it scales out from zero on the Gateway's "
+                f"endpoint picker, which routes text models only); task {self.task!r} needs replicas.min >= 1"
+            )
+        if self.kv_offload is not None:
+            if self.engine != "vllm":
+                raise ValueError(f"kvOffload is rendered for engine 'vllm' only, not {self.engine!r}")
+            if self.task != "text" or self.gpus == 0:
+                raise ValueError("kvOffload moves a GPU KV cache to host memory: it needs task 'text' and gpus > 0")
+        if self.engine == "llm-d":
+            self._check_llmd()
+        elif self.disaggregation is not None:
+            raise ValueError(f"disaggregation is an llm-d feature; engine {self.engine!r} has no prefill/decode split")
         # KServe: scale to zero wakes on requests its endpoint picker turns away, and only
         # text models sit behind one (embeddings are routed straight to KServe's Service).
         if self.engine == "kserve" and self.replicas.min == 0 and self.task != "text":

@@ -311,6 +311,15 @@ class StackConfig(Strict):
         # Substrates that know their Kubernetes release say whether pods can mount OCI images.
         image_volumes = getattr(self.substrate, "image_volumes", True)
         for i, model in enumerate(self.models):
+            if model.engine == "vllm" and model.replicas.min == 0:
+                self._check_scale_from_zero(i, model)
+            if model.engine == "llm-d" and ("llm-gateway" not in self.layers or not self.enabled("inferencepool")):
+                raise key_error(
+                    f"models[{i}].engine",
+                    f"{model.name}: llm-d models are reached through the Gateway, where their InferencePool and "
+                    f"llm-d's scheduler run: use a profile with the llm-gateway layer (llm-gateway or full) and "
+                    f"keep the inferencepool component on; profile {self.profile!r}",
+                )
             # KServe delivers a modelcar as a sidecar container sharing /mnt/models, no image volume.
             if model.source.startswith("oci://") and not image_volumes and model.engine != "kserve":
                 raise ValueError(
@@ -336,11 +345,43 @@ class StackConfig(Strict):
                     f"models[{i}] ({model.name}) wants gpuType {model.gpu_type!r}, but the substrate's "
                     f"GPU pools offer: {have}"
                 )
-            if model.gpus > pool.count:
+            if model.engine == "llm-d" and model.gpus > pool.count:
+                self._check_multinode(i, model, pool.name, pool.count)
+            elif model.gpus > pool.count:
                 raise ValueError(
                     f"models[{i}] ({model.name}) wants {model.gpus} GPUs per replica; pool {pool.name!r} "
                     f"nodes have {pool.count}"
                 )
+
+    @staticmethod
+    def _check_multinode(i: int, model: ModelSpec, pool: str, per_node: int) -> None:
+        """llm-d spreads a replica over several nodes (a LeaderWorkerSet group), each node's GPUs whole."""
+        if model.gpus % per_node:
+            raise key_error(
+                f"models[{i}].gpus",
+                f"{model.name} wants {model.gpus} GPUs per replica, more than a node of pool {pool!r} has "
+                f"({per_node}); across nodes it must be a multiple of {per_node}",
+            )
+        if model.disaggregation is not None:
+            raise key_error(
+                f"models[{i}].disaggregation",
+                f"{model.name}: a multi-node replica ({model.gpus} GPUs over nodes of {per_node}) with a "
+                "prefill/decode split is not rendered by this release; fit a replica on one node or drop "
+                "disaggregation",
+            )
+
+    def _check_scale_from_zero(self, i: int, model: ModelSpec) -> None:
+        """A raw-vLLM model at zero replicas wakes on its endpoint picker's request count: the
+        llm-gateway layer's InferencePool must exist, and requests must reach it."""
+        if "llm-gateway" not in self.layers or not self.enabled("inferencepool"):
+            raise key_error(
+                f"models[{i}].replicas.min",
+                f"{model.name}: replicas.min 0 scales out on the requests its InferencePool's endpoint picker "
+                f"counts, which exists only with the llm-gateway layer and its inferencepool component; "
+                f"profile {self.profile!r}"
+                + ("" if "llm-gateway" not in self.layers else " has inferencepool turned off")
+                + ". Use a profile with llm-gateway (llm-gateway or full) or set replicas.min to 1",
+            )
 
     def enabled(self, component: str) -> bool:
         override = self.components.get(component)

@@ -34,7 +34,7 @@ from components.config import StackConfig
 from components.config.modelspec import ModelSpec
 from components.gateway import names
 from components.gateway.names import GATEWAY, ISTIO_CLASS, NAMESPACE, path_prefix
-from components.serving import kserve
+from components.serving import kserve, llmd
 from components.serving.vllm import selector as vllm_selector
 from components.serving.vllm import settings as vllm_settings
 from components.values import deep_merge
@@ -77,8 +77,9 @@ CLUSTER_KINDS: list[dict[str, str]] = [
 ]
 
 
-# Engines whose text models sit behind an InferencePool and endpoint picker of this layer.
-POOLED_ENGINES = ("vllm", "kserve")
+# Engines whose text models the Gateway reaches through an InferencePool: raw vLLM and KServe
+# with the Inference Extension's endpoint picker, llm-d with llm-d's scheduler in its place.
+POOLED_ENGINES = ("vllm", "kserve", "llm-d")
 
 
 def text_models(cfg: StackConfig) -> list[ModelSpec]:
@@ -202,6 +203,9 @@ def pool_values(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
     """inferencepool chart values for one model (merged over the catalog's base values)."""
     gke = facts["gatewayClass"] in GKE_CLASSES
     provider = "gke" if gke else ISTIO_CLASS if own_istio(facts) else "none"
+    if model.engine == "llm-d":
+        # One pool per model either way; an llm-d model's runs llm-d's scheduler.
+        return {**llmd.pool_values(model, facts), "provider": {"name": provider}}
     return {
         "inferencePool": {
             "modelServers": {"matchLabels": selector(model)},

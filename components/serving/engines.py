@@ -12,6 +12,7 @@ from typing import Any
 from components.config.modelspec import RENDERED_ENGINES, ModelSpec
 from components.serving.kserve import render_kserve
 from components.serving.kubeai import render_kubeai
+from components.serving.llmd import render_llmd
 from components.serving.vllm import render_vllm
 
 Renderer = Callable[[ModelSpec, dict[str, Any], str], list[dict[str, Any]]]
@@ -20,6 +21,7 @@ RENDERERS: dict[str, Renderer] = {
     "vllm": render_vllm,
     "kserve": render_kserve,
     "kubeai": render_kubeai,
+    "llm-d": render_llmd,
 }
 
 

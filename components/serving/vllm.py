@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.catalog import load_data
-from components.config.modelspec import ModelSpec, source_scheme
+from components.config.modelspec import ModelSpec, quantity_bytes, source_scheme
 from components.security import restricted_container, restricted_pod
 from components.serving.scaling import scaled_object
 
@@ -87,6 +87,10 @@ def engine_args(model: ModelSpec, port: int) -> list[str]:
     if model.adapters:
         args += ["--enable-lora", "--lora-modules"]
         args += [f"{a.name}={a.source.removeprefix('hf://')}" for a in model.adapters]
+    if model.kv_offload:
+        # vLLM's in-tree OffloadingConnector (the stock image carries no LMCache); the size is
+        # the total over tensor-parallel ranks.
+        args += ["--kv-offloading-backend", "native", "--kv-offloading-size", str(model.kv_offload.gib())]
     return args + list(model.engine_args)
 
 
@@ -152,8 +156,16 @@ def _env(model: ModelSpec) -> list[dict[str, Any]]:
     return env
 
 
+def memory_request(model: ModelSpec) -> str:
+    """resources.memory, plus the host memory a KV-cache offload buffer takes."""
+    if not model.kv_offload:
+        return model.resources.memory
+    total = quantity_bytes(model.resources.memory) + quantity_bytes(model.kv_offload.cpu_memory)
+    return f"{total // (1 << 20)}Mi"
+
+
 def _resources(model: ModelSpec) -> dict[str, Any]:
-    res = {"cpu": model.resources.cpu, "memory": model.resources.memory}
+    res = {"cpu": model.resources.cpu, "memory": memory_request(model)}
     limits = dict(res)
     if model.gpus:
         limits["nvidia.com/gpu"] = str(model.gpus)

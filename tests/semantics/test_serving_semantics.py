@@ -32,11 +32,12 @@ def models(stack: str, engine: str = "vllm") -> dict[str, ModelSpec]:
 
 
 def servers(stack: str) -> list[tuple[ModelSpec, dict[str, Any]]]:
-    specs = models(stack)
+    """Raw vLLM models and their Deployments (llm-d's roles and groups: tests/unit/test_llmd.py)."""
+    specs = {name: spec for name, spec in models(stack).items() if spec.engine == "vllm"}
     out = []
     for obj in rendered(stack):
         labels = obj["metadata"].get("labels") or {}
-        if obj["kind"] == "Deployment" and labels.get("app.kubernetes.io/name") == "vllm":
+        if obj["kind"] == "Deployment" and labels.get("app.kubernetes.io/instance") in specs:
             out.append((specs[labels["app.kubernetes.io/instance"]], obj))
     raw = [s for s in specs.values() if s.engine == "vllm"]
     assert len(out) == len(raw), "every raw vLLM model renders one vLLM Deployment"

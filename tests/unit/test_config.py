@@ -22,6 +22,8 @@ GKE = {
         {"name": "qwen", "source": "hf://Qwen/Qwen2.5-7B-Instruct", "gpus": 1, "gpuType": "nvidia-l4"},
     ],
 }
+# A GKE pool of nodes with two L4s each.
+TWO_L4 = {"name": "l4", "accelerator": "nvidia-l4", "count": 2, "machineType": "g2-standard-24"}
 KIND = {"substrate": {"kind": "kind"}, "secrets": {"backend": "none"}}
 
 
@@ -103,9 +105,65 @@ BAD = [
         "inference-platform:models[0].replicas: min (3) is greater than max (2)",
     ),
     (
-        "engine cannot serve task",
-        with_(GKE, "models[0].engine", "llm-d") | {},
-        "engine 'llm-d' is not rendered by this release",
+        "llm-d without the Gateway",
+        with_(GKE, "models[0].engine", "llm-d"),
+        "inference-platform:models[0].engine: qwen: llm-d models are reached through the Gateway",
+    ),
+    (
+        "llm-d on CPU",
+        with_(GKE, "models[0]", {"name": "tiny", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "engine": "llm-d",
+                                 "gpus": 0}),
+        "engine 'llm-d' serves on GPUs only",
+    ),
+    (
+        "llm-d with a replica range",
+        with_(with_(GKE, "models[0].engine", "llm-d"), "models[0].replicas", {"min": 1, "max": 3}),
+        "engine 'llm-d' runs a fixed number of replicas",
+    ),
+    (
+        "disaggregation on raw vLLM",
+        with_(GKE, "models[0].disaggregation", {"prefill": 1, "decode": 1}),
+        "disaggregation is an llm-d feature; engine 'vllm' has no prefill/decode split",
+    ),
+    (
+        "disaggregation beside replicas",
+        with_(
+            with_(with_(GKE, "models[0].engine", "llm-d"), "models[0].disaggregation", {"prefill": 1, "decode": 1}),
+            "models[0].replicas",
+            {"min": 2, "max": 2},
+        ),
+        "disaggregation.prefill and .decode are the replica counts; drop replicas",
+    ),
+    (
+        "llm-d multi-node replica not a multiple of a node",
+        with_(
+            with_(with_(GKE, "substrate.gpuPools[0]", TWO_L4), "profile", "llm-gateway"),
+            "models[0]",
+            {"name": "big", "source": "hf://Qwen/Qwen2.5-72B-Instruct", "engine": "llm-d", "gpus": 3,
+             "gpuType": "nvidia-l4"},
+        ),
+        "inference-platform:models[0].gpus: big wants 3 GPUs per replica, more than a node of pool 'l4' has (2); "
+        "across nodes it must be a multiple of 2",
+    ),
+    (
+        "llm-d multi-node replica with disaggregation",
+        with_(
+            with_(with_(GKE, "substrate.gpuPools[0]", TWO_L4), "profile", "llm-gateway"),
+            "models[0]",
+            {"name": "big", "source": "hf://Qwen/Qwen2.5-72B-Instruct", "engine": "llm-d", "gpus": 4,
+             "gpuType": "nvidia-l4", "disaggregation": {"prefill": 1, "decode": 1}},
+        ),
+        "inference-platform:models[0].disaggregation: big: a multi-node replica",
+    ),
+    (
+        "raw vLLM beyond a node",
+        with_(with_(GKE, "models[0].gpus", 2), "profile", "llm-gateway"),
+        "models[0] (qwen) wants 2 GPUs per replica; pool 'l4' nodes have 1",
+    ),
+    (
+        "KV-cache offload on llm-d",
+        with_(with_(GKE, "models[0].engine", "llm-d"), "models[0].kvOffload", {"cpuMemory": "8Gi"}),
+        "kvOffload is rendered for engine 'vllm' only, not 'llm-d'",
     ),
     (
         "engine/task pair outside the table",
@@ -153,9 +211,41 @@ BAD = [
         "GPU pools offer: none",
     ),
     (
-        "scale to zero on raw vLLM",
+        "scale to zero on raw vLLM without the Gateway",
         with_(GKE, "models[0].replicas", {"min": 0, "max": 2}),
-        "replicas.min must be at least 1 for engine 'vllm'",
+        "inference-platform:models[0].replicas.min: qwen: replicas.min 0 scales out on the requests its "
+        "InferencePool's endpoint picker counts",
+    ),
+    (
+        "scale to zero with the inferencepool component off",
+        with_(
+            with_(with_(GKE, "models[0].replicas", {"min": 0, "max": 2}), "profile", "llm-gateway"),
+            "components",
+            {"inferencepool": {"enabled": False}},
+        ),
+        "profile 'llm-gateway' has inferencepool turned off",
+    ),
+    (
+        "scale to zero of an embedding model",
+        with_(
+            with_(GKE, "models[0]", {"name": "embed", "source": "hf://intfloat/e5-mistral-7b-instruct",
+                                     "task": "embedding", "gpus": 1, "gpuType": "nvidia-l4",
+                                     "replicas": {"min": 0, "max": 1}}),
+            "profile",
+            "llm-gateway",
+        ),
+        "replicas.min 0 needs task 'text' on engine 'vllm'",
+    ),
+    (
+        "KV-cache offload on a CPU model",
+        with_(GKE, "models[0]", {"name": "tiny", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0,
+                                 "kvOffload": {"cpuMemory": "4Gi"}}),
+        "kvOffload moves a GPU KV cache to host memory: it needs task 'text' and gpus > 0",
+    ),
+    (
+        "KV-cache offload sized in Mi",
+        with_(GKE, "models[0].kvOffload", {"cpuMemory": "512Mi"}),
+        "models[0].kvOffload.cpuMemory",
     ),
     (
         "managed engine flag",

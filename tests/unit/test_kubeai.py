@@ -363,10 +363,11 @@ def test_refused_kubeai_combinations_name_what_works(base, overrides, message):
         model(base, **overrides)
 
 
-def test_scale_from_zero_is_kubeais_and_still_refused_for_raw_vllm():
+def test_scale_from_zero_is_kubeais_own_and_raw_vllm_embeddings_cannot():
     assert model(EMBED).replicas.min == 0
-    raw = {"name": "q", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0, "replicas": {"min": 0, "max": 1}}
-    with pytest.raises(ValidationError, match=re.escape("replicas.min must be at least 1 for engine 'vllm'")):
+    raw = {"name": "q", "source": "hf://BAAI/bge-small-en-v1.5", "task": "embedding", "gpus": 0,
+           "weightsSize": "1Gi", "replicas": {"min": 0, "max": 1}}
+    with pytest.raises(ValidationError, match=re.escape("replicas.min 0 needs task 'text' on engine 'vllm'")):
         model(raw)
 
 
@@ -374,7 +375,7 @@ def test_the_autoscaling_simulator_says_it_does_not_model_kubeai():
     from simulator.stack import from_rendered
 
     config = {"models": [EMBED], "substrate": {"kind": "kind"}}
-    with pytest.raises(ValueError, match="engine 'kubeai': only engine 'vllm' is simulated"):
+    with pytest.raises(ValueError, match="has engine 'kubeai'; only raw vLLM's autoscaling is simulated"):
         from_rendered("s", "bge", [], config)
 
 

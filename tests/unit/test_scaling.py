@@ -105,3 +105,37 @@ def test_a_kv_target_the_hpa_tolerance_swallows_is_refused():
     assert hpa_desired("Value", 1.0, 0.95, current=2, low=1, high=8) == 2
     with pytest.raises(ValueError, match=r"less than or equal to 0\.9"):
         spec(kvCacheUsageTarget=0.95)
+
+
+def test_a_model_at_zero_wakes_on_its_endpoint_pickers_request_count():
+    model = spec({"min": 0, "max": 3}, scaleDownStabilizationSeconds=420)
+    obj = scaled_object(model, "inference", "http://prom", {})
+    demand = {t["name"]: t for t in obj["spec"]["triggers"]}["activity"]
+    query = demand["metadata"]["query"]
+    # Requests its replicas run or queue, and every request its endpoint picker refused (503
+    # while the pool is empty, 429 for a sheddable one): the last exists with no replica.
+    assert 'vllm:num_requests_running{namespace="inference",model_name="m"}' in query
+    assert 'inference_objective_request_error_total{namespace="inference",model_name=~"m"}' in query
+    assert demand["metadata"]["activationThreshold"] == "0"
+    assert obj["spec"]["minReplicaCount"] == 0
+    # KEDA's own step from one replica to none waits as long as the HPA's scale-down window.
+    assert obj["spec"]["cooldownPeriod"] == 420
+    # The demand trigger asks for the first replica only; queue depth decides the rest.
+    threshold = float(demand["metadata"]["threshold"])
+    assert hpa_desired("AverageValue", 5000, threshold, 1, 0, 3) == 1
+    assert hpa_desired("AverageValue", 5000, threshold, 0, 0, 3) == 1
+
+
+def test_a_model_kept_warm_has_no_demand_trigger():
+    obj = scaled_object(spec({"min": 1, "max": 3}), "inference", "http://prom", {})
+    assert [t["name"] for t in obj["spec"]["triggers"]] == ["queue-depth"]
+    assert "cooldownPeriod" not in obj["spec"]
+
+
+def test_default_scale_down_window_outlasts_the_measured_cold_start():
+    # docs/performance.md: a 7B model on a new GPU node on dev serves after about 331 s.
+    window = spec().scaling.scale_down_stabilization_seconds
+    assert window > 331
+    obj = scaled_object(spec(), "inference", "http://prom", {})
+    behavior = obj["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == window

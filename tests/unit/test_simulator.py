@@ -75,7 +75,7 @@ def test_scale_up_is_limited_by_the_pods_per_period_policy():
 
 
 def test_scale_down_waits_out_the_stabilisation_window_then_one_pod_per_period():
-    scaler = Autoscaler(_platform_policy())  # down: window 300 s, 1 pod per 120 s
+    scaler = Autoscaler(_platform_policy(scaleDownStabilizationSeconds=300))  # down: 300 s, 1 pod per 120 s
     scaler.hpa_sync(0, current=6, ready=6, values={"queue-depth": 30})
     held = [scaler.hpa_sync(t, current=6, ready=6, values={"queue-depth": 0}) for t in range(15, 300, 15)]
     assert held == [6] * len(held)
@@ -101,6 +101,26 @@ def test_keda_wakes_a_target_at_zero_only_when_it_can_see_the_queue():
     assert blind.scale_events == [] and blind.ttft == []
     assert seen.scale_events[0][1:] == (0, 1)
     assert seen.unfinished == 0
+
+
+def test_a_rendered_model_at_zero_wakes_on_gateway_demand_and_returns_to_zero():
+    spec = ModelSpec.model_validate({"name": "m", "source": "hf://org/m-7B", "gpus": 1, "gpuType": "nvidia-l4",
+                                     "replicas": {"min": 0, "max": 2}})
+    policy = from_scaled_object(scaled_object(spec, "inference", "http://prometheus:9090", {}))
+    assert {t.metric for t in policy.triggers} == {"queue", "demand"}
+    burst = poisson(0.5, duration=600, seed=3)
+    trace = replace(burst, duration=3600)  # ten minutes of traffic, then idle
+    cold = ColdStart(None, 0, 0, 0, 30)
+    run = simulate(Scenario(policy, ExponentialService(5.0, slots=4), cold, pool_max=10, initial_replicas=0), trace)
+    # vLLM's queue gauge is absent at zero (the test above); the endpoint picker's count is not.
+    assert run.scale_events[0][1:] == (0, 1)
+    assert run.unfinished == 0 and len(run.ttft) == len(burst.requests)
+    # Idle for longer than the cooldown: back to zero, once the last request has left the 2-minute
+    # window (seen at a 15 s scrape) and the cooldown has passed.
+    (last_down,) = [e for e in run.scale_events if e[2] == 0][-1:]
+    last_arrival = burst.requests[-1].arrival
+    cooldown = spec.scaling.scale_down_stabilization_seconds
+    assert last_arrival + cooldown < last_down[0] <= last_arrival + 120 + cooldown + 2 * 15
 
 
 def test_service_model_reproduces_the_reference_measurement():
@@ -156,6 +176,8 @@ def test_policy_read_from_every_rendered_scaled_object_matches_the_stack_config(
             if raw.get("engine", "vllm") != "vllm":
                 continue  # KEDA scales raw vLLM only; KubeAI scales its own models
             spec = ModelSpec.model_validate(raw)
+            if spec.engine != "vllm":
+                continue  # llm-d runs fixed replica counts: no ScaledObject to read
             read = policy_of(stack, spec.name, objects)
             assert read.min_replicas == spec.replicas.min and read.max_replicas == spec.replicas.max
             assert read.polling_seconds == spec.scaling.polling_interval_seconds
@@ -176,6 +198,12 @@ def test_every_gpu_model_of_every_stack_gets_a_service_model_and_cold_start():
                 model = from_rendered(stack, raw["name"], list(rendered(stack)), config)
                 assert model.service.max_concurrency >= 1 and model.service.step_seconds(1) > 0
                 assert model.pool_max >= 1 and model.per_node >= 1
+
+
+def test_a_model_without_an_autoscaler_is_named_as_such():
+    config = config_of(stack_run("llmd-gke"))
+    with pytest.raises(ValueError, match="has engine 'llm-d'; only raw vLLM's autoscaling is simulated"):
+        from_rendered("llmd-gke", "qwen3-8b-pd", list(rendered("llmd-gke")), config)
 
 
 def test_traces_from_specs_and_csv(tmp_path):

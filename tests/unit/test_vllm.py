@@ -236,3 +236,25 @@ def test_every_engine_the_config_accepts_has_a_renderer():
     from components.serving.engines import check_registry
 
     check_registry()
+
+
+def test_kv_offload_sizes_vllms_cpu_buffer_and_adds_it_to_the_memory_request():
+    objs = by_kind(render_vllm(model(kvOffload={"cpuMemory": "24Gi"}, resources={"memory": "16Gi"}), FACTS, "x"))
+    container = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert args[args.index("--kv-offloading-backend") + 1] == "native"
+    assert args[args.index("--kv-offloading-size") + 1] == "24"
+    assert container["resources"]["requests"]["memory"] == f"{40 * 1024}Mi"
+    assert container["resources"]["limits"]["memory"] == f"{40 * 1024}Mi"
+
+
+def test_kv_offload_is_off_by_default():
+    objs = by_kind(render_vllm(model(resources={"memory": "16Gi"}), FACTS, "x"))
+    container = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert not any(a.startswith("--kv-offloading") for a in container["args"])
+    assert container["resources"]["requests"]["memory"] == "16Gi"
+
+
+def test_kv_offload_off_gpu_or_off_text_is_refused():
+    with pytest.raises(ValueError, match="kvOffload moves a GPU KV cache to host memory"):
+        model(task="embedding", kvOffload={"cpuMemory": "8Gi"})
