@@ -78,8 +78,10 @@ class PlatformBootstrap(pulumi.ComponentResource):
         # in-cluster resource is registered.
         owned = {cfg.argocd.namespace} | {load_catalog()[c].namespace for c in _key_holders(cfg)}
         layers = build_layers(cfg, facts.plain(), owned)
-        roots = [
-            layer_roots(layer, cfg.argocd.namespace, wait_healthy=i < len(layers) - 1) for i, layer in enumerate(layers)
+        stages = [
+            stage
+            for i, layer in enumerate(layers)
+            for stage in layer_roots(layer, cfg.argocd.namespace, wait_healthy=i < len(layers) - 1)
         ]
         self.provider = k8s.Provider(
             "cluster",
@@ -126,10 +128,11 @@ class PlatformBootstrap(pulumi.ComponentResource):
         self.root_apps: list[k8s.apiextensions.CustomResource] = []
         root_names: list[str] = []
         earlier: list[k8s.apiextensions.CustomResource] = []
-        for apps in roots:
-            # Every root of a layer depends on every root of the layer before it: created once
-            # those are Healthy (they wait, see layer_roots), destroyed before them, so KEDA
-            # still runs when the ScaledObjects that carry its finalizer go.
+        for apps in stages:
+            # Every root depends on every root of the stages before it (earlier layers, and the
+            # earlier waves of its own layer): created once those are Healthy (they wait, see
+            # layer_roots), destroyed before them, so KEDA still runs when the ScaledObjects
+            # that carry its finalizer go.
             opts = pulumi.ResourceOptions.merge(
                 after_argocd,
                 pulumi.ResourceOptions(depends_on=[*root_deps, *earlier], custom_timeouts=ROOT_TIMEOUTS),
@@ -137,7 +140,7 @@ class PlatformBootstrap(pulumi.ComponentResource):
             current = [_custom(app["metadata"]["name"], app, opts) for app in apps]
             root_names += [app["metadata"]["name"] for app in apps]
             self.root_apps += current
-            earlier = current
+            earlier += current
         self.argocd_namespace = self.argocd.namespace
         self.roots = pulumi.Output.from_input(root_names)
         self.register_outputs(

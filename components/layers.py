@@ -24,7 +24,7 @@ from components.serving.engines import render_model
 from components.serving.kubeai import chart_values as kubeai_chart_values
 from components.serving.kubeai import namespace as kubeai_namespace
 from components.serving.vllm import settings as vllm_settings
-from components.shards import root_names, shard
+from components.shards import root_names, shard, stages
 from components.values import deep_merge
 
 MODEL_WAVE = 10
@@ -195,11 +195,17 @@ def build_layers(cfg: StackConfig, facts: dict[str, Any], owned_namespaces: set[
     return layers
 
 
-def layer_roots(layer: Layer, argocd_namespace: str, wait_healthy: bool) -> list[dict[str, Any]]:
-    """The root Applications of a layer: one, or several when its children would not fit one."""
+def layer_roots(layer: Layer, argocd_namespace: str, wait_healthy: bool) -> list[list[dict[str, Any]]]:
+    """The root Applications of a layer, in stages: one root, or several when its children
+    would not fit one object. Roots of a stage followed by another stage (or, with
+    `wait_healthy`, by a later layer) report created only once Healthy."""
     groups = shard(layer.name, layer.children)
-    names = root_names(layer.name, len(groups))
+    names = iter(root_names(layer.name, len(groups)))
+    planned = stages(layer.children, groups)
     return [
-        root_application(name, layer.name, group, argocd_namespace, wait_healthy)
-        for name, group in zip(names, groups, strict=True)
+        [
+            root_application(next(names), layer.name, group, argocd_namespace, wait_healthy or i < len(planned) - 1)
+            for group in stage
+        ]
+        for i, stage in enumerate(planned)
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import StackConfig
-from components.layers import build_layers, layer_roots
+from components.layers import build_layers
 from components.shards import KIB, check_children
 
 # What real facts may add to one child beyond the stand-ins (longer label values, names).
@@ -57,5 +57,3 @@ def check_object_sizes(cfg: StackConfig) -> None:
     for shared in (False, True):
         for layer in build_layers(cfg, sizing_facts(cfg, shared), {cfg.argocd.namespace}):
             check_children(layer.name, layer.children, margin=FACTS_MARGIN)
-            # Also refuses a multi-wave layer that would need several roots.
-            layer_roots(layer, cfg.argocd.namespace, wait_healthy=False)

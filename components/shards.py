@@ -94,27 +94,38 @@ def check_children(layer: str, children: list[dict[str, Any]], margin: int = 0) 
             )
 
 
-def shard(layer: str, children: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Split a layer's children, in order, into groups that each fit one root.
+def wave(child: dict[str, Any]) -> int:
+    return int(child["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", "0"))
 
-    Sync waves order children only inside one root, so a layer whose children span several
-    waves must fit one root.
+
+def sequential(children: list[dict[str, Any]]) -> bool:
+    """Whether the children span several sync waves: then, split across roots, each root must
+    wait for the one before it, because sync waves order children only inside one root."""
+    return len({wave(c) for c in children}) > 1
+
+
+def shard(layer: str, children: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split a layer's children into groups that each fit one root.
+
+    A layer of one sync wave keeps its order (appending a model never moves another one). A
+    layer of several waves is ordered by wave first, so that its roots, applied one after the
+    other (see `stages`), sync the waves in order even when a split falls inside a wave.
     """
     check_children(layer, children)
+    ordered = sorted(children, key=wave) if sequential(children) else children
     groups: list[list[dict[str, Any]]] = [[]]
     used = 0
-    for child in children:
+    for child in ordered:
         need = slots(child)
         if groups[-1] and used + need > SLOTS_PER_ROOT:
             groups.append([])
             used = 0
         groups[-1].append(child)
         used += need
-    waves = {c["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave") for c in children}
-    if len(groups) > 1 and len(waves) > 1:
-        raise ScaleError(
-            f"layer {layer!r}: its {len(children)} children need {len(groups)} roots, but they use sync waves "
-            f"{', '.join(sorted(w or '0' for w in waves))}, which order children only inside one root. "
-            "Shrink the component values of this layer"
-        )
     return groups
+
+
+def stages(children: list[dict[str, Any]], groups: list[list[Any]]) -> list[list[Any]]:
+    """The groups as stages: roots in one stage sync side by side; a stage starts once the
+    stage before it is Healthy. One stage for a one-wave layer, one root per stage otherwise."""
+    return [[group] for group in groups] if sequential(children) else [groups]

@@ -116,3 +116,41 @@ def test_an_oversized_model_is_refused_before_anything_is_registered(tmp_path):
     assert isinstance(caught.value, ScaleError) or "ScaleError" in message
     assert "Application model-model-000" in message and "at most 128 KiB" in message
     assert registered == []
+
+
+@functools.cache
+def gateway_run() -> Run:
+    """Sixty text models behind the llm-gateway layer: a pool, picker and route per model."""
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp())
+    path = stack_file(directory, "gateway-scale", [model(i) for i in range(60)])
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["inference-platform:profile"] = "llm-gateway"
+    doc["config"]["inference-platform:tenants"] = [
+        {"name": "team-a", "models": ["model-000", "model-059"], "monthlyBudget": 100}
+    ]
+    path.write_text(yaml.safe_dump(doc))
+    return run_program(path)
+
+
+def test_a_multi_wave_layer_splits_into_roots_that_wait_for_each_other_in_wave_order():
+    run = gateway_run()
+    roots = {r.name: r for r in run.of_type(APPLICATION)}
+    prefix = "root-llm-gateway"
+    # root-llm-gateway, root-llm-gateway-2, ...: in the order they are applied.
+    gateway = sorted((n for n in roots if n.startswith(prefix)), key=lambda n: int(n[len(prefix) :].lstrip("-") or 1))
+    assert len(gateway) > 1, "sixty models' pools and routes do not fit one root"
+    waves = []
+    for i, name in enumerate(gateway):
+        root = roots[name]
+        children = root.inputs["spec"]["source"]["helm"]["valuesObject"]["resources"]
+        waves.append([int(c["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for c in children])
+        assert stored_bound(root.inputs, root=True) < OBJECT_LIMIT
+        for earlier in gateway[:i]:
+            assert roots[earlier].urn in root.dependencies, f"{name} must wait for {earlier}"
+            assert "pulumi.com/waitFor" in roots[earlier].inputs["metadata"]["annotations"]
+    flat = [w for ws in waves for w in ws]
+    assert flat == sorted(flat), "the roots carry the layer's waves in order"
+    # The last root of the last layer does not hold `pulumi up` until every model is Healthy.
+    assert "annotations" not in roots[gateway[-1]].inputs["metadata"]

@@ -94,10 +94,19 @@ def test_one_child_too_large_for_any_root_is_refused_with_its_name():
         shard("serving", [child("ok"), child("huge", padding=CHILD_LIMIT + 10)])
 
 
-def test_a_multi_wave_layer_that_would_need_several_roots_is_refused():
+def test_a_multi_wave_layer_is_split_in_wave_order_into_stages_one_root_each():
+    from components.shards import stages, wave
+
     children = [child(f"c{i:03d}", padding=20000, wave=i % 2) for i in range(20)]
-    with pytest.raises(ScaleError, match="order children only inside one root"):
-        shard("platform", children)
+    groups = shard("platform", children)
+    assert len(groups) > 1
+    flat = [wave(c) for group in groups for c in group]
+    assert flat == sorted(flat), "every child of wave 0 comes before every child of wave 1"
+    # Sync waves order children only inside one root: each root waits for the one before it.
+    assert stages(children, groups) == [[g] for g in groups]
+    # One wave: the roots sync side by side.
+    same = [child(f"s{i:03d}", padding=20000) for i in range(20)]
+    assert stages(same, shard("serving", same)) == [shard("serving", same)]
 
 
 def test_every_stored_copy_is_counted():
@@ -129,7 +138,7 @@ def test_two_hundred_models_fit_in_shards_of_the_serving_layer():
     cfg = gke_cfg([model(i, scaling={"kvCacheUsageTarget": 0.8}) for i in range(200)])
     check_object_sizes(cfg)
     layers = build_layers(cfg, gke_facts(), {"argocd"})
-    serving = layer_roots(layers[1], "argocd", wait_healthy=False)
+    (serving,) = layer_roots(layers[1], "argocd", wait_healthy=False)
     assert len(serving) > 1 and serving[0]["metadata"]["name"] == "root-serving"
     assert sum(len(r["spec"]["source"]["helm"]["valuesObject"]["resources"]) for r in serving) == 200
     assert max(stored_bound(r, root=True) for r in serving) < OBJECT_LIMIT
