@@ -220,6 +220,9 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
+OTHER_DRAFT_NAMES = {"https://json-schema.org/draft-07/schema#": jsonschema.Draft7Validator}
+
+
 def schema_errors(values: Mapping[str, Any], chart: ChartValues) -> list[str]:
     """values.schema.json violations of the chart defaults with values merged over them (and of
     each subchart's section, against the subchart's own schema)."""
@@ -230,6 +233,10 @@ def schema_errors(values: Mapping[str, Any], chart: ChartValues) -> list[str]:
     if chart.schema is None:
         return found
     merged = deep_merge(chart.defaults, values)
-    validator = jsonschema.validators.validator_for(chart.schema)(chart.schema)
+    # Some charts name draft 7 by its https address, which jsonschema does not know by that name.
+    validator_class = OTHER_DRAFT_NAMES.get(chart.schema.get("$schema", "")) or jsonschema.validators.validator_for(
+        chart.schema
+    )
+    validator = validator_class(chart.schema)
     errors = sorted(validator.iter_errors(merged), key=lambda e: list(map(str, e.absolute_path)))
     return found + [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in errors]

@@ -120,15 +120,15 @@ def test_an_oversized_model_is_refused_before_anything_is_registered(tmp_path):
 
 @functools.cache
 def gateway_run() -> Run:
-    """Sixty text models behind the llm-gateway layer: a pool, picker and route per model."""
+    """Thirty text models behind the llm-gateway layer: a pool, picker and route per model."""
     import tempfile
 
     directory = Path(tempfile.mkdtemp())
-    path = stack_file(directory, "gateway-scale", [model(i) for i in range(60)])
+    path = stack_file(directory, "gateway-scale", [model(i) for i in range(30)])
     doc = yaml.safe_load(path.read_text())
     doc["config"]["inference-platform:profile"] = "llm-gateway"
     doc["config"]["inference-platform:tenants"] = [
-        {"name": "team-a", "models": ["model-000", "model-059"], "monthlyBudget": 100}
+        {"name": "team-a", "models": ["model-000", "model-029"], "monthlyBudget": 100}
     ]
     path.write_text(yaml.safe_dump(doc))
     return run_program(path)
@@ -140,7 +140,7 @@ def test_a_multi_wave_layer_splits_into_roots_that_wait_for_each_other_in_wave_o
     prefix = "root-llm-gateway"
     # root-llm-gateway, root-llm-gateway-2, ...: in the order they are applied.
     gateway = sorted((n for n in roots if n.startswith(prefix)), key=lambda n: int(n[len(prefix) :].lstrip("-") or 1))
-    assert len(gateway) > 1, "sixty models' pools and routes do not fit one root"
+    assert len(gateway) > 1, "thirty models' pools and routes do not fit one root"
     waves = []
     for i, name in enumerate(gateway):
         root = roots[name]
