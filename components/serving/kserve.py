@@ -69,16 +69,7 @@ def labels(model: ModelSpec) -> dict[str, str]:
 
 def extra_args(model: ModelSpec) -> list[str]:
     """vLLM flags beyond the preset's (model path, served name, port, tensor parallelism)."""
-    args: list[str] = []
-    if model.task == "embedding":
-        args += ["--runner", "pooling"]
-    if not model.prefix_caching:
-        args.append("--disable-prefix-caching")
-    elif model.task == "text":
-        args.append("--enable-prefix-caching")
-    if model.max_model_len:
-        args += ["--max-model-len", str(model.max_model_len)]
-    return args + list(model.engine_args)
+    return vllm.config_flags(model, tensor_parallel=False) + list(model.engine_args)
 
 
 def _env(model: ModelSpec) -> list[dict[str, Any]]:

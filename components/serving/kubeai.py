@@ -90,18 +90,7 @@ def _args(model: ModelSpec) -> list[str]:
     """vLLM flags beyond the ones KubeAI sets itself (--model, --served-model-name, --enable-lora)."""
     if model.kubeai_backend() != "vllm":
         return []
-    args: list[str] = []
-    if model.task == "embedding":
-        args += ["--runner", "pooling"]
-    if model.gpus > 1:
-        args += ["--tensor-parallel-size", str(model.gpus)]
-    if not model.prefix_caching:
-        args.append("--disable-prefix-caching")
-    elif model.task == "text":
-        args.append("--enable-prefix-caching")
-    if model.max_model_len:
-        args += ["--max-model-len", str(model.max_model_len)]
-    return args + list(model.engine_args)
+    return vllm.config_flags(model) + list(model.engine_args)
 
 
 def _env(model: ModelSpec) -> dict[str, str]:

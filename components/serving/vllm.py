@@ -67,14 +67,13 @@ def model_location(model: ModelSpec) -> tuple[str, list[str]]:
     return f"{SOURCE_MOUNT}/models", []
 
 
-def engine_args(model: ModelSpec, port: int) -> list[str]:
-    """Arguments of `vllm serve`: the model location first (positional), then flags."""
-    location, source_flags = model_location(model)
-    args = [location, "--served-model-name", model.name, "--host", "0.0.0.0", "--port", str(port)]
-    args += source_flags
+def config_flags(model: ModelSpec, tensor_parallel: bool = True) -> list[str]:
+    """The vLLM flags the ModelSpec's own keys decide (task, gpus, prefixCaching, maxModelLen),
+    the same on every engine that runs vLLM; `tensor_parallel`: False where the engine sets it."""
+    args: list[str] = []
     if model.task == "embedding":
         args += ["--runner", "pooling"]
-    if model.gpus > 1:
+    if tensor_parallel and model.gpus > 1:
         args += ["--tensor-parallel-size", str(model.gpus)]
     # vLLM decides prefix caching per model when neither flag is given (on for most text
     # models), so off must be said; on is said for text models only, where it is supported.
@@ -84,6 +83,15 @@ def engine_args(model: ModelSpec, port: int) -> list[str]:
         args.append("--enable-prefix-caching")
     if model.max_model_len:
         args += ["--max-model-len", str(model.max_model_len)]
+    return args
+
+
+def engine_args(model: ModelSpec, port: int) -> list[str]:
+    """Arguments of `vllm serve`: the model location first (positional), then flags."""
+    location, source_flags = model_location(model)
+    args = [location, "--served-model-name", model.name, "--host", "0.0.0.0", "--port", str(port)]
+    args += source_flags
+    args += config_flags(model)
     if model.adapters:
         args += ["--enable-lora", "--lora-modules"]
         args += [f"{a.name}={a.source.removeprefix('hf://')}" for a in model.adapters]
