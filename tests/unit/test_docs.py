@@ -53,3 +53,24 @@ def test_every_make_target_in_the_readme_exists():
     readme = (ROOT / "README.md").read_text()
     used = set(re.findall(r"make ([a-z0-9-]+)", readme))
     assert used and used <= targets, used - targets
+
+
+def test_the_scaling_triggers_config_md_names_are_the_ones_rendered():
+    from components.config.modelspec import ModelSpec
+    from components.serving.scaling import scaled_object
+
+    model = ModelSpec.model_validate(
+        {"name": "m", "source": "hf://a/b", "gpus": 1, "gpuType": "nvidia-l4",
+         "replicas": {"min": 0, "max": 2}, "scaling": {"kvCacheUsageTarget": 0.8}}
+    )
+    rendered = {t["name"] for t in scaled_object(model, "ns", "http://prom:9090", {})["spec"]["triggers"]}
+    assert rendered == {"queue-depth", "kv-cache", "activity"}
+    text = (ROOT / "docs" / "config.md").read_text()
+    assert {name for name in rendered if f"`{name}`" not in text} == set()
+
+
+def test_no_doc_says_every_model_keeps_a_replica():
+    """`replicas.min: 0` is accepted (config.md, `replicas`); a doc saying otherwise is stale."""
+    stale = re.compile(r"`replicas\.min` is at least 1|keeps at least one replica")
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md") if stale.search(p.read_text())]
+    assert offenders == []
