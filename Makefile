@@ -72,9 +72,12 @@ up: $(STAMP) ## bring the local stack up on kind (local state backend) and print
 	@scripts/require.sh docker kind kubectl pulumi
 	@scripts/up-local.sh
 
-destroy: $(STAMP) ## destroy STACK (default local; deletes the kind cluster)
+# The program runs first so providers get today's credentials, not the ones in the state
+# (a vks Supervisor token expires in hours); RUN_PROGRAM= destroys from the state alone.
+RUN_PROGRAM ?= --run-program
+destroy: $(STAMP) ## destroy STACK (default local; deletes the kind cluster); runs the program first (RUN_PROGRAM= not)
 	@scripts/require.sh pulumi
-	@scripts/pulumi-stack.sh $(STACK) destroy --yes
+	@scripts/pulumi-stack.sh $(STACK) destroy --yes $(RUN_PROGRAM)
 
 e2e: $(STAMP) ## kind end-to-end test (needs Docker, kind, kubectl and the Pulumi CLI)
 	E2E=1 $(VENV)/bin/pytest -m e2e tests/e2e -p no:cacheprovider

@@ -74,3 +74,11 @@ def test_no_doc_says_every_model_keeps_a_replica():
     stale = re.compile(r"`replicas\.min` is at least 1|keeps at least one replica")
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md") if stale.search(p.read_text())]
     assert offenders == []
+
+
+def test_make_destroy_runs_the_program_so_providers_get_current_credentials():
+    import subprocess
+
+    dry = subprocess.run(["make", "-n", "destroy", "STACK=vks"], cwd=ROOT, capture_output=True, text=True, check=True)
+    command = next(line for line in dry.stdout.splitlines() if "pulumi-stack.sh" in line)
+    assert command.split()[1:] == ["vks", "destroy", "--yes", "--run-program"]
