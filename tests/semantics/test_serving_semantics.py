@@ -103,6 +103,42 @@ def test_every_model_server_can_run_as_its_user(stack):
         )
 
 
+def llmd_pods(stack: str) -> list[tuple[str, dict[str, Any]]]:
+    """(label, pod template) of every llm-d role and group member the stack renders."""
+    specs = models(stack, "llm-d")
+    out = []
+    for obj in rendered(stack):
+        labels = obj["metadata"].get("labels") or {}
+        if labels.get("llm-d.ai/model") not in specs:
+            continue
+        name = obj["metadata"]["name"]
+        if obj["kind"] == "Deployment":
+            out.append((name, obj["spec"]["template"]))
+        elif obj["kind"] == "LeaderWorkerSet":
+            group = obj["spec"]["leaderWorkerTemplate"]
+            out += [(f"{name} leader", group["leaderTemplate"]), (f"{name} worker", group["workerTemplate"])]
+    assert {label.split("-decode")[0].split("-prefill")[0] for label, _ in out} >= set(specs), (
+        "every llm-d model renders its pods"
+    )
+    return out
+
+
+def test_every_llm_d_pod_can_run_as_its_user_and_its_flags_exist(stack):
+    for label, template in llmd_pods(stack):
+        pod = template["spec"]
+        (container,) = [c for c in pod["containers"] if c["name"] == "vllm"]
+        values = env(container)
+        uid = (container.get("securityContext") or {}).get("runAsUser", pod["securityContext"].get("runAsUser"))
+        assert uid in PASSWD_UIDS or any(values.get(v) for v in USER_VARIABLES), f"{label}: UID {uid} has no user name"
+        home = values.get("HOME", "/root")
+        writable = [m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")]
+        assert any(home == p or home.startswith(p.rstrip("/") + "/") for p in writable), f"{label}: HOME not writable"
+        for token in container["args"]:
+            if token.startswith("--"):
+                flag, why = resolve(token.split("=", 1)[0], FLAGS)
+                assert flag is not None, f"{label}: {why}"
+
+
 def _metric(query: str, saturated: bool, replicas: int) -> float:
     """The value a trigger's query reads under full load or none, with this many replicas."""
     if not saturated:

@@ -225,3 +225,35 @@ def test_litellm_reaches_an_llm_d_model_at_its_gateway_url():
     objects = route["spec"]["source"]["helm"]["valuesObject"]["resources"]
     (http_route,) = [o for o in objects if o["kind"] == "HTTPRoute"]
     assert http_route["spec"]["rules"][0]["backendRefs"][0]["name"] == "qwen"
+
+
+ADAPTERS = [{"name": "sql", "source": "hf://org/sql-lora"}, {"name": "chat-de", "source": "hf://org/de-lora"}]
+
+
+def test_adapters_are_loaded_by_every_role_and_routed_by_name_through_the_models_pool():
+    from components.computed_values import litellm_model_list
+    from components.gateway.names import model_url
+
+    spec = BASE | {"adapters": ADAPTERS, "disaggregation": {"prefill": 1, "decode": 1}}
+    objects = render_model(model(**{k: v for k, v in spec.items() if k not in BASE}), TWO_PER_NODE, "inference")
+    for role in ("prefill", "decode"):
+        args = vllm_of(named(objects, "Deployment", f"qwen-{role}")["spec"]["template"])["args"]
+        modules = args[args.index("--lora-modules") + 1 :]
+        assert {"sql=org/sql-lora", "chat-de=org/de-lora"} <= set(modules), role
+    # LiteLLM sends the base model and each adapter, by name, to the model's one pool.
+    entries = {e["model_name"]: e["litellm_params"] for e in litellm_model_list(gateway_config(spec), gke_facts())}
+    assert set(entries) == {"qwen", "sql", "chat-de"}
+    assert {p["api_base"] for p in entries.values()} == {model_url("qwen", gke_facts())}
+    assert entries["sql"]["model"].endswith("/sql")
+
+
+def test_an_oci_modelcar_is_an_image_volume_in_every_pod_of_the_group():
+    digest = "oci://registry.example.com/models/qwen72@sha256:" + "b" * 64
+    objects = render_model(model(source=digest, gpus=4), TWO_PER_NODE, "inference")
+    group = named(objects, "LeaderWorkerSet", "qwen-decode")["spec"]["leaderWorkerTemplate"]
+    for rank in ("leaderTemplate", "workerTemplate"):
+        pod = group[rank]["spec"]
+        (source,) = [v for v in pod["volumes"] if v["name"] == "source"]
+        assert source["image"]["reference"] == digest.removeprefix("oci://"), rank
+        args = vllm_of(group[rank])["args"]
+        assert args[0].startswith("/models/src") and "--model" not in args, rank
