@@ -59,3 +59,15 @@ def test_in_cluster_objects_are_deleted_with_the_cluster():
     }
     # Set on every object itself: the Python SDK does not pass deleted_with from a component on.
     assert [r.name for r in in_cluster if r.deleted_with != cluster] == []
+
+
+def test_a_gone_kind_cluster_does_not_block_destroy():
+    """With the cluster deleted first (or by hand), the provider drops its objects from the
+    state instead of failing to reach them; other substrates keep the default (an unreachable
+    GKE control plane is an error to see, not a reason to forget resources)."""
+    from tests.conftest import stack_run
+
+    (kind,) = [r for r in local_stack().run.of_type("pulumi:providers:kubernetes") if r.name == "cluster"]
+    assert kind.inputs["deleteUnreachable"] in (True, "true")
+    (gke,) = [r for r in stack_run("dev").of_type("pulumi:providers:kubernetes") if r.name == "cluster"]
+    assert gke.inputs.get("deleteUnreachable") in (None, False, "false")
