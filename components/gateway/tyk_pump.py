@@ -11,7 +11,8 @@ What this module renders (all pure):
   never detailed recording (the raw request would carry the caller's key), records expire
   from the store if no pump drains them;
 - the pump's chart values (`chart_values`): the catalog's plus its security contexts;
-- its PodMonitor and NetworkPolicy (`objects`), which go with the `tyk-config` Application.
+- its ServiceAccount (no token), PodMonitor and NetworkPolicy (`objects`), which go with the
+  `tyk-config` Application.
 
 Pump pods: `app.kubernetes.io/name: tyk-pump` (the store's NetworkPolicy admits them).
 """
@@ -91,6 +92,17 @@ def pump_policy() -> dict[str, Any]:
     return network_policy(COMPONENT, PUMP_POD, ingress, [egress_to(STORE_POD, STORE_PORT), DNS])
 
 
+def service_account() -> dict[str, Any]:
+    """The pump calls no Kubernetes API: its pods mount no token (the chart runs them under
+    `pump.serviceAccountName` and has no switch for the token itself)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": meta(COMPONENT),
+        "automountServiceAccountToken": False,
+    }
+
+
 def objects(cfg: StackConfig) -> list[dict[str, Any]]:
-    """The pump's manifests beside Tyk's config; none when the pump is off."""
-    return [pod_monitor(), pump_policy()] if enabled(cfg) else []
+    """The pump's manifests beside Tyk's config (created before the pump); none when it is off."""
+    return [service_account(), pod_monitor(), pump_policy()] if enabled(cfg) else []

@@ -120,6 +120,9 @@ def test_the_pump_runs_as_the_image_user_read_only_without_capabilities():
     assert container["allowPrivilegeEscalation"] is False and container["privileged"] is False
     assert container["capabilities"] == {"drop": ["ALL"]}
     assert container["runAsUser"] == 65532
+    # Its own ServiceAccount, created before it, mounts no token.
+    account = by_kind(apps()["tyk-config"], "ServiceAccount")[pump["serviceAccountName"]]
+    assert account["automountServiceAccountToken"] is False
     # The chart renders probes only with its health endpoint on.
     assert pump["healthCheckService"]["enabled"] is True
     assert pump["resources"]["limits"]["memory"]
