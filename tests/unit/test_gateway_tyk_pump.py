@@ -82,6 +82,10 @@ def test_no_api_definition_opts_out_of_analytics_or_records_details():
     for definition in definitions:
         assert "do_not_track" not in definition
         assert not definition.get("enable_detailed_recording", False)
+        # tag_headers copies request headers (Authorization among them, if named) into records.
+        assert not definition.get("tag_headers")
+    for tenant in cfg.tenants:
+        assert not tyk.policy(tenant).get("enable_detailed_recording", False)
 
 
 def test_only_the_prometheus_pump_reads_the_store_with_the_generated_password():
