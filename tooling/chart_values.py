@@ -62,6 +62,20 @@ FREE_FORM: dict[str, tuple[str, ...]] = {
         "gateway.resources",
         "gateway.initContainers.setupDirectories.resources",
     ),
+    # Keys the tyk-pump chart documents only in comments of its values.yaml and reads in
+    # templates (_helpers.tpl redis_url, redis_secret_*, mongo_url_secret_*,
+    # pg_connection_string_secret_*); the pod's labels; the pod's and container's security
+    # contexts and resources, copied into the pod spec as they are (Kubernetes' own objects).
+    "tyk-pump": (
+        "global.redis.addrs",
+        "global.redis.passSecret",
+        "global.mongo.connectionURLSecret",
+        "global.postgres.connectionStringSecret",
+        "pump.podLabels",
+        "pump.resources",
+        "pump.securityContext",
+        "pump.containerSecurityContext",
+    ),
     # KubeAI writes these maps into its system config as they are (templates/configmap.yaml):
     # resource profiles are named by the platform (one per GPU pool), images keyed by profile
     # image name, and the model pods' security contexts are Kubernetes' own objects.

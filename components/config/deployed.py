@@ -54,6 +54,9 @@ def not_deployed(cfg: StackConfig, entry: CatalogEntry) -> str | None:
     """Why this stack never deploys `entry` whatever its `enabled` says, or None."""
     if entry.layer not in cfg.layers:
         return f"it is in layer {entry.layer!r}, which profile {cfg.profile!r} does not include"
+    if entry.name == "tyk-pump" and not cfg.enabled("tyk"):
+        # The pump only drains Tyk's analytics records (components/gateway/tyk_pump.py).
+        return "it drains Tyk's analytics records, and tyk is turned off (components.tyk.enabled: false)"
     unmet = entry.unmet(cfg.gpu_stack, cfg.secrets.backend, cfg.substrate.kind, cfg.engines)
     if unmet is None:
         return None

@@ -7,11 +7,14 @@ Children of the llm-gateway root, in sync-wave order:
   secrets hook (components/gateway/tenants.py).
 - `tyk-redis` (wave 11): Valkey, the Valkey project's chart (catalog entry tyk-redis).
 - `tyk` (wave 20): the tyk-gateway chart (catalog entry tyk).
+- `tyk-pump` (wave 21): Tyk Pump, analytics records to Prometheus (components/gateway/tyk_pump.py);
+  its PodMonitor and NetworkPolicy are in `tyk-config`.
 - `tyk-tenants` (wave 30): the tenant reconcile Job (components/gateway/tenants.py); needs LiteLLM.
 
 Pod labels: Tyk gateway pods `app.kubernetes.io/name: tyk-gateway`; the store's
 `app.kubernetes.io/name: valkey` + `app.kubernetes.io/instance: tyk-redis`; the reconcile Job's
-`app.kubernetes.io/name: tenant-reconciler`; the secrets hook's `app.kubernetes.io/name: tyk-secrets`.
+`app.kubernetes.io/name: tenant-reconciler`; the secrets hook's `app.kubernetes.io/name: tyk-secrets`;
+the pump's `app.kubernetes.io/name: tyk-pump`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from components.computed_values import computed_values
 from components.config import StackConfig
 from components.config.gateway import OidcConfig
 from components.config.tenants import Tenant
-from components.gateway import names
+from components.gateway import names, tyk_pump
 from components.gateway.tenants import secrets_hook, tenant_objects
 from components.gateway.tyk_shared import (
     API_ID,
@@ -64,8 +67,6 @@ def api_definition() -> dict[str, Any]:
         "auth_configs": {"authToken": {"auth_header_name": "Authorization"}},
         # The client's Tyk key goes no further than Tyk.
         "strip_auth_data": True,
-        # No analytics records in the store: nothing (no Pump) would drain them. The access log is the record.
-        "do_not_track": True,
         "proxy": {"listen_path": "/", "target_url": names.litellm_url(), "strip_listen_path": False},
         "version_data": {
             "not_versioned": True,
@@ -114,7 +115,6 @@ def jwt_api(tenant: Tenant, oidc: OidcConfig) -> dict[str, Any]:
         "jwt_default_policies": [],
         "auth_configs": {"jwt": {"auth_header_name": "Authorization"}},
         "strip_auth_data": True,
-        "do_not_track": True,
         "proxy": {"listen_path": f"/oidc/{tenant.name}/", "target_url": names.litellm_url(), "strip_listen_path": True},
         "version_data": {
             "not_versioned": True,
@@ -200,11 +200,17 @@ def network_policies(cfg: StackConfig) -> list[dict[str, Any]]:
         network_policy(
             "tyk-redis",
             STORE_POD,
-            [{"from": [{"podSelector": {"matchLabels": TYK_POD}}], "ports": [{"port": 6379, "protocol": "TCP"}]}],
+            [{"from": _store_clients(cfg), "ports": [{"port": 6379, "protocol": "TCP"}]}],
             [],
         ),
         network_policy("tyk-secrets", SECRETS_POD, [], [KUBE_API, DNS]),
     ]
+
+
+def _store_clients(cfg: StackConfig) -> list[dict[str, Any]]:
+    """Tyk, and Tyk Pump where it drains the analytics records."""
+    pods = [TYK_POD, *([tyk_pump.PUMP_POD] if tyk_pump.enabled(cfg) else [])]
+    return [{"podSelector": {"matchLabels": dict(p)}} for p in pods]
 
 
 def chart_values(entry: CatalogEntry, cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
@@ -225,8 +231,15 @@ def chart_values(entry: CatalogEntry, cfg: StackConfig, facts: dict[str, Any]) -
                 if t.oidc_group
             ),
         ]
-        pod = {"podAnnotations": {"inference-platform/tyk-config": config_checksum(cfg)}, "extraEnvs": env}
+        analytics = tyk_pump.gateway_values(cfg)
+        pod = {
+            "podAnnotations": {"inference-platform/tyk-config": config_checksum(cfg)},
+            "extraEnvs": [*env, *analytics["extraEnvs"]],
+            "analyticsEnabled": analytics["analyticsEnabled"],
+        }
         extra = {"gateway": pod}
+    elif entry.name == tyk_pump.COMPONENT:
+        return tyk_pump.chart_values(entry, cfg, facts)
     return deep_merge(entry.values, computed_values(entry.name, facts), extra, cfg.overrides(entry.name))
 
 
@@ -247,9 +260,9 @@ def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
     if not cfg.enabled("tyk"):
         return []
     catalog = load_catalog()
-    config = [*config_maps(cfg), service(), *network_policies(cfg), *secrets_hook(cfg)]
+    config = [*config_maps(cfg), service(), *network_policies(cfg), *secrets_hook(cfg), *tyk_pump.objects(cfg)]
     apps = [_child("tyk-config", CONFIG_WAVE, manifests_source(config, "tyk-config"), cfg)]
-    for name in ("tyk-redis", "tyk"):
+    for name in ("tyk-redis", "tyk", tyk_pump.COMPONENT):
         entry = catalog[name]
         if cfg.enabled(name):
             source = chart_source(entry.chart, chart_values(entry, cfg, facts), name)

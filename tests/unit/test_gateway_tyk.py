@@ -11,7 +11,7 @@ import pytest
 
 from components.catalog import load_catalog, manifests_chart
 from components.config import ConfigError, parse_stack_config
-from components.gateway import names, tenants, tyk
+from components.gateway import names, tenants, tyk, tyk_pump
 from components.gateway import tyk_shared as shared
 from tests.plain_facts import gke_facts, operator_facts
 from tooling import chart_values as cv
@@ -62,8 +62,8 @@ def test_children_in_wave_order_config_store_gateway_tenants():
     waves = [
         (a["metadata"]["name"], int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])) for a in children
     ]
-    assert [n for n, _ in waves] == ["tyk-config", "tyk-redis", "tyk", "tyk-tenants"]
-    assert [w for _, w in waves] == sorted(w for _, w in waves) and len({w for _, w in waves}) == 4
+    assert [n for n, _ in waves] == ["tyk-config", "tyk-redis", "tyk", "tyk-pump", "tyk-tenants"]
+    assert [w for _, w in waves] == sorted(w for _, w in waves) and len({w for _, w in waves}) == 5
     assert all(a["spec"]["destination"]["namespace"] == names.NAMESPACE for a in children)
 
 
@@ -82,7 +82,7 @@ def test_pinned_charts_open_source_gateway_and_valkey():
 
 @pytest.mark.parametrize("facts", [operator_facts(), gke_facts()], ids=["operator", "gke"])
 def test_chart_values_keys_exist_in_the_pinned_charts(facts):
-    for name in ("tyk", "tyk-redis"):
+    for name in ("tyk", "tyk-redis", "tyk-pump"):
         source = apps(facts=facts)[name]["spec"]["source"]
         carried = cv.load_chart_values(source["chart"], source["targetRevision"])
         values = source["helm"]["valuesObject"]
@@ -218,7 +218,11 @@ def test_network_policies_allow_only_the_previous_hop():
     targets = [(e["to"][0].get("podSelector", {}).get("matchLabels"), e["ports"][0]["port"]) for e in gateway["egress"]]
     assert targets == [(shared.LITELLM_POD, 4000), (shared.STORE_POD, 6379), (None, 53)]
     store = policies["tyk-redis"]["spec"]
-    assert store["ingress"][0]["from"] == [{"podSelector": {"matchLabels": shared.TYK_POD}}]
+    # Tyk, and Tyk Pump, which drains the analytics records (components/gateway/tyk_pump.py).
+    assert store["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": shared.TYK_POD}},
+        {"podSelector": {"matchLabels": tyk_pump.PUMP_POD}},
+    ]
     job = policies["tenant-reconciler"]["spec"]
     assert job["ingress"] == [] and job["podSelector"]["matchLabels"] == shared.RECONCILER_POD
     ports = sorted(p["port"] for e in job["egress"] for p in e["ports"])
