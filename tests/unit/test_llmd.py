@@ -220,7 +220,7 @@ def test_litellm_reaches_an_llm_d_model_at_its_gateway_url():
     cfg = gateway_config(BASE)
     (entry,) = litellm_model_list(cfg, facts)
     assert entry["model_name"] == "qwen"
-    assert entry["litellm_params"]["api_base"] == model_url("qwen", facts)
+    assert entry["litellm_params"]["api_base"] == model_url("qwen", facts, tls=True)
     route = next(c for c in routing.children(cfg, facts) if c["metadata"]["name"] == "route-qwen")
     objects = route["spec"]["source"]["helm"]["valuesObject"]["resources"]
     (http_route,) = [o for o in objects if o["kind"] == "HTTPRoute"]
