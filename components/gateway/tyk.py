@@ -241,8 +241,9 @@ def chart_values(entry: CatalogEntry, cfg: StackConfig, facts: dict[str, Any]) -
             ),
         ]
         if pki.enabled(cfg):
-            # Go's system roots: the image's bundle and every file here (the layer's CA).
-            env.append({"name": "SSL_CERT_DIR", "value": pki.CA_DIR})
+            # Go's system roots: the image's bundle file and every file in these directories (the
+            # usual certificate directory, kept, and the layer's CA).
+            env.append({"name": "SSL_CERT_DIR", "value": f"/etc/ssl/certs:{pki.CA_DIR}"})
         pod = {"podAnnotations": {"inference-platform/tyk-config": config_checksum(cfg)}, "extraEnvs": env}
         extra = deep_merge({"gateway": pod}, tls_values(cfg, entry.values))
     return deep_merge(entry.values, computed_values(entry.name, facts), extra, cfg.overrides(entry.name))

@@ -164,7 +164,7 @@ def test_tyk_serves_https_and_reaches_litellm_over_tls():
     chart = values(apps["tyk"])
     assert chart["global"]["tls"] == {"gateway": True, "useDefaultTykCertificate": False}
     assert chart["gateway"]["tls"]["secretName"] == pki.TYK_CERT
-    assert {"name": "SSL_CERT_DIR", "value": pki.CA_DIR} in chart["gateway"]["extraEnvs"]
+    assert {"name": "SSL_CERT_DIR", "value": f"/etc/ssl/certs:{pki.CA_DIR}"} in chart["gateway"]["extraEnvs"]
     assert pki.ca_volume() in chart["gateway"]["extraVolumes"]
     entry = tyk.load_catalog()["tyk"]
     carried = cv.load_chart_values(entry.chart.name, entry.chart.version)
