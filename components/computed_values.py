@@ -167,7 +167,7 @@ def litellm_model_list(cfg: Any, facts: Facts) -> list[dict[str, Any]]:
         if model.task not in ("text", "embedding"):
             continue
         # Adapters are routed by name through their base model's pool: the base model's route.
-        base = names.model_base_url(model, facts)
+        base = names.model_base_url(model, facts, tls=cfg.gateway.tls.enabled)
         for name, served, task in _served(model):
             entry: dict[str, Any] = {
                 "model_name": name,

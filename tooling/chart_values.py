@@ -48,8 +48,17 @@ FREE_FORM: dict[str, tuple[str, ...]] = {
     "inferencepool": ("inferencePool.modelServers", "inferenceExtension.pluginsCustomConfig"),
     # proxy_config is written as LiteLLM's config.yaml (keys are LiteLLM's); envVars become
     # environment variables of those names; the security contexts and resources are copied
-    # into the pod spec as they are.
-    "litellm-helm": ("proxy_config", "envVars", "podSecurityContext", "securityContext", "resources"),
+    # into the pod spec as they are. extraContainers: read by templates/deployment.yaml
+    # (`with .Values.extraContainers`, appended to the pod's containers) though values.yaml
+    # lists it only under migrationJob.
+    "litellm-helm": (
+        "proxy_config",
+        "envVars",
+        "podSecurityContext",
+        "securityContext",
+        "resources",
+        "extraContainers",
+    ),
     # Keys the tyk-gateway chart documents only in comments of its values.yaml and reads in
     # templates (_helpers.tpl redis_url / redis_secret_*, deployment-gw-repset.yaml); the pod's
     # labels and annotations; resource requirements, copied into the containers as they are.

@@ -1,12 +1,13 @@
-"""The llm-gateway layer's own settings (beyond tenants): how Tyk verifies tenants' JWTs."""
+"""The llm-gateway layer's own settings (beyond tenants): how Tyk verifies tenants' JWTs, and TLS
+on the hops of the request path."""
 
 from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from components.config.base import Strict
+from components.config.base import Strict, key_error
 
 CLAIM = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*$")
 
@@ -36,5 +37,63 @@ class OidcConfig(Strict):
         return value
 
 
+# cert-manager durations, whole hours only: one unit keeps the comparisons below exact.
+HOURS = re.compile(r"^[1-9][0-9]{0,6}h$")
+# A DNS name a client may call Tyk by (RFC 1123 labels; a leading `*.` for a wildcard).
+DNS_NAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def hours(value: str) -> int:
+    return int(value[:-1])
+
+
+class TlsConfig(Strict):
+    """TLS on client -> Tyk -> LiteLLM -> Gateway, with certificates cert-manager issues in the
+    cluster from a CA of the layer's own (docs/gateway.md#tls)."""
+
+    enabled: bool = True
+    # The layer's CA certificate; consumers load it at start, so its renewal restarts them.
+    ca_duration: str = "43800h"
+    # Every leaf certificate (Tyk, LiteLLM, the Gateway).
+    certificate_duration: str = "2160h"
+    renew_before: str = "720h"
+    # Names clients outside the cluster call Tyk by (a load balancer's DNS name).
+    tyk_dns_names: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("ca_duration", "certificate_duration", "renew_before")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if not HOURS.match(value):
+            raise ValueError(f"{value!r} is not a whole number of hours (e.g. 2160h)")
+        return value
+
+    @field_validator("tyk_dns_names")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if len(name) > 253 or not DNS_NAME.match(name):
+                raise ValueError(f"{name!r} is not a lower-case DNS name")
+        if len(set(value)) != len(value):
+            raise ValueError("names must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> TlsConfig:
+        if hours(self.renew_before) >= hours(self.certificate_duration):
+            raise key_error(
+                "renewBefore",
+                f"renewBefore {self.renew_before} must be shorter than certificateDuration "
+                f"{self.certificate_duration}: cert-manager would renew the certificate continuously",
+            )
+        if hours(self.certificate_duration) > hours(self.ca_duration):
+            raise key_error(
+                "certificateDuration",
+                f"certificateDuration {self.certificate_duration} is longer than caDuration {self.ca_duration}: "
+                "a certificate cannot outlive the CA that signs it",
+            )
+        return self
+
+
 class GatewayConfig(Strict):
     oidc: OidcConfig | None = None
+    tls: TlsConfig = TlsConfig()

@@ -1,4 +1,5 @@
-"""The llm-gateway layer's children: routing (Gateway API, Inference Extension), LiteLLM, Tyk.
+"""The llm-gateway layer's children: certificates (TLS on every hop), routing (Gateway API,
+Inference Extension), LiteLLM, Tyk.
 
 Sync waves inside the layer: CRDs and operators, then gateways, then routes and tenants.
 """
@@ -8,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import StackConfig
-from components.gateway import litellm, routing, tyk
+from components.gateway import litellm, pki, routing, tyk
 
-PARTS = (routing, litellm, tyk)
+PARTS = (pki, routing, litellm, tyk)
 CLUSTER_KINDS = [kind for part in PARTS for kind in part.CLUSTER_KINDS]
 
 

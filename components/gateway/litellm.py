@@ -27,7 +27,7 @@ from components.applications import application, chart_source, manifests_source
 from components.catalog import load_catalog
 from components.computed_values import litellm_values
 from components.config import StackConfig
-from components.gateway import names
+from components.gateway import names, pki
 from components.security import restricted_container, restricted_pod
 from components.values import deep_merge
 
@@ -54,6 +54,14 @@ MASTER_KEY_KEY = "master-key"
 # The cloud secret manager entry the ExternalSecret reads (external-secrets backend).
 MASTER_KEY_REMOTE = "litellm-master-key"
 MASTER_KEY_JOB = "litellm-master-key"
+
+# TLS in front of LiteLLM (gateway.tls): the chart's probes call LiteLLM's port with plain HTTP
+# (its deployment template sets no scheme), so LiteLLM itself keeps plain HTTP on 4000, which no
+# other pod may reach, and ghostunnel (Apache-2.0; server mode: TLS listener -> plain target on
+# localhost) serves TLS on 4443. It re-reads the certificate every 5 minutes (--timed-reload), so
+# a renewed certificate is served without a restart.
+TLS_PROXY_IMAGE = "docker.io/ghostunnel/ghostunnel:v1.11.1-distroless"
+TLS_DIR = "/etc/inference-platform/tls"
 
 # The LiteLLM image's own user (nobody), for the Jobs that share its conventions.
 NOBODY = 65534
@@ -198,7 +206,7 @@ def gateway_ports(cfg: StackConfig, facts: dict[str, Any]) -> list[int]:
     ports = set()
     for model in cfg.models:
         if model.task in ("text", "embedding") and model.engine != "kubeai":
-            url = urlsplit(names.model_url(model.name, facts))
+            url = urlsplit(names.model_url(model.name, facts, pki.enabled(cfg)))
             ports.add(url.port or (443 if url.scheme == "https" else 80))
     return sorted(ports)
 
@@ -250,6 +258,9 @@ def litellm_policy(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
         "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}],
     }
     egress = [dns, database]
+    # With TLS only the TLS port is open to other pods; LiteLLM's own port answers the TLS proxy
+    # in the same pod (loopback) and the kubelet's probes.
+    port = names.LITELLM_TLS_PORT if pki.enabled(cfg) else names.LITELLM_PORT
     ports = gateway_ports(cfg, facts)
     if ports:
         egress.append({"ports": [{"protocol": "TCP", "port": p} for p in ports]})
@@ -263,29 +274,98 @@ def litellm_policy(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
             "podSelector": {"matchLabels": dict(LITELLM_POD)},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
-                {
-                    "from": [*same_namespace, prometheus],
-                    "ports": [{"protocol": "TCP", "port": names.LITELLM_PORT}],
-                }
+                {"from": [*same_namespace, prometheus], "ports": [{"protocol": "TCP", "port": port}]}
                 if cfg.enabled("tyk")
-                else {"ports": [{"protocol": "TCP", "port": names.LITELLM_PORT}]}
+                else {"ports": [{"protocol": "TCP", "port": port}]}
             ],
             "egress": egress,
         },
     }
 
 
-def service_monitor() -> dict[str, Any]:
-    """Prometheus scrapes LiteLLM's /metrics/ (the prometheus callback) on the Service's http port."""
+def service_monitor(tls: bool = False) -> dict[str, Any]:
+    """Prometheus scrapes LiteLLM's /metrics/ (the prometheus callback): on the chart Service's http
+    port, or with TLS on the TLS Service's port, verifying the certificate against the layer's CA."""
+    endpoint: dict[str, Any] = {"port": "http", "path": "/metrics/", "interval": "30s", "scrapeTimeout": "10s"}
+    selector = dict(LITELLM_POD)
+    if tls:
+        selector = dict(TLS_SERVICE_LABELS)
+        endpoint |= {
+            "port": "https",
+            "scheme": "https",
+            "tlsConfig": {
+                "ca": {"secret": {"name": pki.CA, "key": pki.CA_KEY}},
+                "serverName": f"{names.LITELLM_TLS_SERVICE}.{names.NAMESPACE}.svc",
+            },
+        }
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
         "metadata": _meta("litellm"),
         "spec": {
-            "selector": {"matchLabels": dict(LITELLM_POD)},
+            "selector": {"matchLabels": selector},
             "namespaceSelector": {"matchNames": [names.NAMESPACE]},
-            "endpoints": [{"port": "http", "path": "/metrics/", "interval": "30s", "scrapeTimeout": "10s"}],
+            "endpoints": [endpoint],
         },
+    }
+
+
+# The TLS Service's own labels, so the ServiceMonitor selects it and not the chart's Service.
+TLS_SERVICE_LABELS = {"app.kubernetes.io/name": "litellm", "inference-platform/endpoint": "tls"}
+
+
+def tls_service() -> dict[str, Any]:
+    """litellm-tls:4443, the TLS port of LiteLLM's pods (the chart's Service has the plain port only)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {**_meta(names.LITELLM_TLS_SERVICE), "labels": {**PART_OF, **TLS_SERVICE_LABELS}},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(LITELLM_POD),
+            "ports": [
+                {"name": "https", "port": names.LITELLM_TLS_PORT, "targetPort": "https", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def tls_proxy() -> dict[str, Any]:
+    """The TLS sidecar: TLS on 4443 -> LiteLLM on localhost:4000, certificate from litellm-tls."""
+    return {
+        "name": "tls",
+        "image": TLS_PROXY_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "args": [
+            "server",
+            f"--listen=0.0.0.0:{names.LITELLM_TLS_PORT}",
+            f"--target=127.0.0.1:{names.LITELLM_PORT}",
+            f"--cert={TLS_DIR}/tls.crt",
+            f"--key={TLS_DIR}/tls.key",
+            # Callers authenticate with keys (Tyk's, LiteLLM's), not client certificates.
+            "--disable-authentication",
+            "--timed-reload=300s",
+        ],
+        "ports": [{"name": "https", "containerPort": names.LITELLM_TLS_PORT, "protocol": "TCP"}],
+        "readinessProbe": {"tcpSocket": {"port": "https"}, "periodSeconds": 10},
+        "livenessProbe": {"tcpSocket": {"port": "https"}, "periodSeconds": 20, "failureThreshold": 3},
+        "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
+        "securityContext": restricted_container(NOBODY),
+        "volumeMounts": [{"name": "litellm-tls", "mountPath": TLS_DIR, "readOnly": True}],
+    }
+
+
+def tls_values(cfg: StackConfig) -> dict[str, Any]:
+    """Chart values for TLS on both sides of LiteLLM: the TLS sidecar in front of it, and the
+    layer's CA as the bundle LiteLLM verifies the Gateway's certificate with (SSL_VERIFY: litellm
+    1.109.1 get_ssl_configuration reads a CA file path from it for its OpenAI-compatible calls)."""
+    if not pki.enabled(cfg):
+        return {}
+    return {
+        "envVars": {"SSL_VERIFY": pki.CA_FILE},
+        "extraContainers": [tls_proxy()],
+        "volumes": [pki.ca_volume(), {"name": "litellm-tls", "secret": {"secretName": pki.LITELLM_CERT}}],
+        "volumeMounts": [pki.ca_mount()],
     }
 
 
@@ -449,11 +529,16 @@ def chart_values(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
         database={"host": DATABASE_HOST, "database": DATABASE, "secret": DATABASE_SECRET},
         master_key={"name": MASTER_KEY_SECRET, "key": MASTER_KEY_KEY},
     )
-    return deep_merge(entry.values, computed, cfg.overrides(COMPONENT))
+    return deep_merge(entry.values, computed, tls_values(cfg), cfg.overrides(COMPONENT))
 
 
 def _image(values: dict[str, Any]) -> str:
     return f"{values['image']['repository']}:{values['image']['tag']}"
+
+
+def policy_objects(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
+    tls = pki.enabled(cfg)
+    return [litellm_policy(cfg, facts), service_monitor(tls), *([tls_service()] if tls else [])]
 
 
 def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
@@ -483,7 +568,7 @@ def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         application(
             "litellm-policies",
-            source=manifests_source([litellm_policy(cfg, facts), service_monitor()], "litellm-policies"),
+            source=manifests_source(policy_objects(cfg, facts), "litellm-policies"),
             wave=entry.wave,
             **common,
         ),

@@ -13,6 +13,10 @@ NAMESPACE = "llm-gateway"
 GATEWAY = "inference-gateway"
 LITELLM_SERVICE = "litellm"
 LITELLM_PORT = 4000
+# With TLS on (gateway.tls), LiteLLM's pods serve TLS on this port (a TLS sidecar in front of
+# LiteLLM's own plain port, which no other pod may reach) behind a Service of its own.
+LITELLM_TLS_SERVICE = "litellm-tls"
+LITELLM_TLS_PORT = 4443
 TYK_SERVICE = "tyk-gateway"
 TYK_PORT = 8080
 # Pod labels each hop's NetworkPolicy selects the previous hop by (set by the charts' values
@@ -37,27 +41,40 @@ def gateway_host(facts: dict[str, Any]) -> str:
     raise ValueError(f"gateway class {facts.get('gatewayClass')!r} has no known address: set substrate.gatewayAddress")
 
 
+def gateway_tls_host(facts: dict[str, Any]) -> str:
+    """The host LiteLLM names when it calls the Gateway over TLS (the Gateway's certificate is
+    issued for it): the substrate's address without a port (the HTTPS listener is on 443)."""
+    host = gateway_host(facts)
+    if host.startswith("["):
+        return host[1 : host.index("]")]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 def path_prefix(model: str) -> str:
     """The Gateway path under which a model's HTTPRoute matches (removed before the model server)."""
     return f"/{model}"
 
 
-def model_url(model: str, facts: dict[str, Any]) -> str:
-    """The OpenAI base URL (ending in /v1) at which LiteLLM reaches `model` through the Gateway.
+def model_url(model: str, facts: dict[str, Any], tls: bool = False) -> str:
+    """The OpenAI base URL (ending in /v1) at which LiteLLM reaches `model` through the Gateway:
+    with `tls`, its HTTPS listener on 443.
 
     `model` is a ModelSpec name; its LoRA adapters share its URL (the request body's `model`
     field names the adapter)."""
+    if tls:
+        host = gateway_tls_host(facts)
+        return f"https://{f'[{host}]' if ':' in host else host}{path_prefix(model)}/v1"
     return f"http://{gateway_host(facts)}{path_prefix(model)}/v1"
 
 
-def model_base_url(model: Any, facts: dict[str, Any]) -> str:
+def model_base_url(model: Any, facts: dict[str, Any], tls: bool = False) -> str:
     """Where LiteLLM reaches a ModelSpec: KubeAI's own OpenAI proxy for engine kubeai (KubeAI
     routes, balances and scales its models itself), else the Gateway."""
     if model.engine == "kubeai":
         from components.serving import kubeai
 
         return kubeai.proxy_url()
-    return model_url(model.name, facts)
+    return model_url(model.name, facts, tls)
 
 
 def served_name(model: Any, adapter: str | None = None) -> str:
@@ -72,5 +89,8 @@ def served_name(model: Any, adapter: str | None = None) -> str:
     return adapter
 
 
-def litellm_url() -> str:
+def litellm_url(tls: bool = False) -> str:
+    """Where Tyk and the tenant reconciler call LiteLLM."""
+    if tls:
+        return f"https://{LITELLM_TLS_SERVICE}.{NAMESPACE}.svc.cluster.local:{LITELLM_TLS_PORT}"
     return f"http://{LITELLM_SERVICE}.{NAMESPACE}.svc.cluster.local:{LITELLM_PORT}"

@@ -32,7 +32,7 @@ from components.catalog import PLATFORM_DIR, load_catalog
 from components.computed_values import computed_values
 from components.config import StackConfig
 from components.config.modelspec import ModelSpec
-from components.gateway import names
+from components.gateway import names, pki
 from components.gateway.names import GATEWAY, ISTIO_CLASS, NAMESPACE, path_prefix
 from components.serving import kserve, llmd
 from components.serving.vllm import selector as vllm_selector
@@ -107,11 +107,11 @@ def _allowed_routes() -> dict[str, Any]:
 
 
 def gateway(facts: dict[str, Any], tls_secret: str | None = None) -> dict[str, Any]:
-    """The one Gateway of the layer. With `tls_secret` (a kubernetes.io/tls Secret in the
-    Gateway's namespace, e.g. a cert-manager Certificate's), an HTTPS listener as well."""
-    listeners = [{"name": "http", "protocol": "HTTP", "port": HTTP_PORT, "allowedRoutes": _allowed_routes()}]
+    """The one Gateway of the layer: plain HTTP on 80, or with `tls_secret` (a kubernetes.io/tls
+    Secret in the Gateway's namespace: the layer's cert-manager Certificate) HTTPS on 443 only,
+    so nothing reaches the models in clear text through it."""
     if tls_secret:
-        listeners.append(
+        listeners = [
             {
                 "name": "https",
                 "protocol": "HTTPS",
@@ -119,7 +119,9 @@ def gateway(facts: dict[str, Any], tls_secret: str | None = None) -> dict[str, A
                 "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": tls_secret}]},
                 "allowedRoutes": _allowed_routes(),
             }
-        )
+        ]
+    else:
+        listeners = [{"name": "http", "protocol": "HTTP", "port": HTTP_PORT, "allowedRoutes": _allowed_routes()}]
     spec: dict[str, Any] = {"gatewayClassName": facts["gatewayClass"], "listeners": listeners}
     metadata: dict[str, Any] = {"name": GATEWAY, "namespace": NAMESPACE, "labels": dict(LABELS)}
     if facts.get("gatewayAddressName"):
@@ -132,8 +134,8 @@ def gateway(facts: dict[str, Any], tls_secret: str | None = None) -> dict[str, A
     return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": metadata, "spec": spec}
 
 
-def gateway_network_policy() -> dict[str, Any]:
-    """Istio's Gateway pods: LiteLLM on the listener ports, Prometheus on the metrics port.
+def gateway_network_policy(tls: bool = False) -> dict[str, Any]:
+    """Istio's Gateway pods: LiteLLM on the listener's port, Prometheus on the metrics port.
     (Egress to the EPPs and model servers is open; their own policies admit the Gateway.)"""
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -147,7 +149,7 @@ def gateway_network_policy() -> dict[str, Any]:
                     "from": [{"podSelector": {"matchLabels": LITELLM_POD}}],
                     # Istio's Envoy binds the listener ports in the pod itself (its deployment
                     # sets net.ipv4.ip_unprivileged_port_start=0, so no root is needed).
-                    "ports": [{"port": HTTP_PORT, "protocol": "TCP"}, {"port": HTTPS_PORT, "protocol": "TCP"}],
+                    "ports": [{"port": HTTPS_PORT if tls else HTTP_PORT, "protocol": "TCP"}],
                 },
                 {
                     "from": [{"namespaceSelector": {"matchLabels": MONITORING}}],
@@ -303,10 +305,11 @@ def kserve_embedding_route(model: ModelSpec, namespace: str) -> dict[str, Any]:
     return http_route(model, namespace, service)
 
 
-def gateway_objects(facts: dict[str, Any]) -> list[dict[str, Any]]:
-    objects = [gateway(facts)]
+def gateway_objects(facts: dict[str, Any], tls: bool = False) -> list[dict[str, Any]]:
+    """The Gateway (HTTPS with the layer's certificate when `tls`), and for Istio its policy and monitor."""
+    objects = [gateway(facts, pki.GATEWAY_CERT if tls else None)]
     if own_istio(facts):
-        objects += [gateway_network_policy(), gateway_pod_monitor()]
+        objects += [gateway_network_policy(tls), gateway_pod_monitor()]
     return objects
 
 
@@ -392,9 +395,8 @@ def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
             labels=_labels(),
         )
     )
-    out.append(
-        _manifests_child("inference-gateway", gateway_objects(facts), NAMESPACE, GATEWAY_WAVE, cfg, labels=_labels())
-    )
+    gateway_objs = gateway_objects(facts, pki.enabled(cfg))
+    out.append(_manifests_child("inference-gateway", gateway_objs, NAMESPACE, GATEWAY_WAVE, cfg, labels=_labels()))
     namespace = vllm_settings()["namespace"]
     for model in text_models(cfg) if cfg.enabled("inferencepool") else []:
         out.append(pool_child(model, cfg, facts))

@@ -310,8 +310,10 @@ def main(env: Mapping[str, str] = os.environ, sa_dir: str = SA_DIR) -> int:
             master_key = handle.read().strip()
         with open(f"{env['CREDENTIALS_DIR']}/tyk-secret") as handle:
             tyk_secret = handle.read().strip()
-        litellm = Http(env["LITELLM_URL"], {"Authorization": f"Bearer {master_key}"})
-        tyk = Http(env["TYK_URL"], {"x-tyk-authorization": tyk_secret})
+        # With TLS, LiteLLM's and Tyk's certificates are verified against the layer's CA only.
+        layer = ssl.create_default_context(cafile=env["CA_FILE"]) if env.get("CA_FILE") else None
+        litellm = Http(env["LITELLM_URL"], {"Authorization": f"Bearer {master_key}"}, layer)
+        tyk = Http(env["TYK_URL"], {"x-tyk-authorization": tyk_secret}, layer)
         return litellm, tyk, Secrets(kube, namespace)
 
     if bootstrap_only:

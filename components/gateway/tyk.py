@@ -30,7 +30,7 @@ from components.computed_values import computed_values
 from components.config import StackConfig
 from components.config.gateway import OidcConfig
 from components.config.tenants import Tenant
-from components.gateway import names, tyk_pump
+from components.gateway import names, pki, tyk_pump
 from components.gateway.tenants import secrets_hook, tenant_objects
 from components.gateway.tyk_shared import (
     API_ID,
@@ -54,8 +54,10 @@ CONFIG_WAVE = 10
 TENANTS_WAVE = 30
 
 
-def api_definition() -> dict[str, Any]:
-    """The one API: every path to LiteLLM, auth by key, the tenant's LiteLLM key injected upstream."""
+def api_definition(tls: bool = False) -> dict[str, Any]:
+    """The one API: every path to LiteLLM, auth by key, the tenant's LiteLLM key injected upstream.
+    With `tls`, LiteLLM's TLS port; Tyk verifies its certificate against the system roots, to
+    which the layer's CA is added (SSL_CERT_DIR, see tls_values)."""
     return {
         "name": API_ID,
         "api_id": API_ID,
@@ -67,7 +69,7 @@ def api_definition() -> dict[str, Any]:
         "auth_configs": {"authToken": {"auth_header_name": "Authorization"}},
         # The client's Tyk key goes no further than Tyk.
         "strip_auth_data": True,
-        "proxy": {"listen_path": "/", "target_url": names.litellm_url(), "strip_listen_path": False},
+        "proxy": {"listen_path": "/", "target_url": names.litellm_url(tls), "strip_listen_path": False},
         "version_data": {
             "not_versioned": True,
             "default_version": "Default",
@@ -89,7 +91,7 @@ def key_env(tenant: str) -> str:
     return "litellm_key_" + tenant.replace("-", "_")
 
 
-def jwt_api(tenant: Tenant, oidc: OidcConfig) -> dict[str, Any]:
+def jwt_api(tenant: Tenant, oidc: OidcConfig, tls: bool = False) -> dict[str, Any]:
     """A tenant's JWT entrance (/oidc/<tenant>/): the provider's signature, and membership of the
     tenant's group (scope-to-policy mapping, no default policy: no group, no entry).
 
@@ -115,7 +117,11 @@ def jwt_api(tenant: Tenant, oidc: OidcConfig) -> dict[str, Any]:
         "jwt_default_policies": [],
         "auth_configs": {"jwt": {"auth_header_name": "Authorization"}},
         "strip_auth_data": True,
-        "proxy": {"listen_path": f"/oidc/{tenant.name}/", "target_url": names.litellm_url(), "strip_listen_path": True},
+        "proxy": {
+            "listen_path": f"/oidc/{tenant.name}/",
+            "target_url": names.litellm_url(tls),
+            "strip_listen_path": True,
+        },
         "version_data": {
             "not_versioned": True,
             "default_version": "Default",
@@ -154,11 +160,12 @@ def _apis(tenant: Tenant) -> list[str]:
 
 
 def config_maps(cfg: StackConfig) -> list[dict[str, Any]]:
-    apps = {f"{API_ID}.json": json.dumps(api_definition(), indent=2, sort_keys=True)}
+    tls = pki.enabled(cfg)
+    apps = {f"{API_ID}.json": json.dumps(api_definition(tls), indent=2, sort_keys=True)}
     for tenant in cfg.tenants:
         if tenant.oidc_group and cfg.gateway.oidc:
             apps[f"tenant-{tenant.name}-oidc.json"] = json.dumps(
-                jwt_api(tenant, cfg.gateway.oidc), indent=2, sort_keys=True
+                jwt_api(tenant, cfg.gateway.oidc, tls), indent=2, sort_keys=True
             )
     policies = {f"tenant-{t.name}.json": json.dumps(policy(t), indent=2, sort_keys=True) for t in cfg.tenants}
     return [
@@ -173,7 +180,7 @@ def config_checksum(cfg: StackConfig) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def service() -> dict[str, Any]:
+def service(tls: bool = False) -> dict[str, Any]:
     """The address the contract names (tyk-gateway:8080); the chart's own is gateway-svc-tyk."""
     return {
         "apiVersion": "v1",
@@ -182,7 +189,14 @@ def service() -> dict[str, Any]:
         "spec": {
             "type": "ClusterIP",
             "selector": TYK_POD,
-            "ports": [{"name": "http", "port": names.TYK_PORT, "targetPort": names.TYK_PORT, "protocol": "TCP"}],
+            "ports": [
+                {
+                    "name": "https" if tls else "http",
+                    "port": names.TYK_PORT,
+                    "targetPort": names.TYK_PORT,
+                    "protocol": "TCP",
+                }
+            ],
         },
     }
 
@@ -191,7 +205,8 @@ def network_policies(cfg: StackConfig) -> list[dict[str, Any]]:
     """Clients -> Tyk (any source: Tyk is the edge that authenticates); Tyk -> LiteLLM and its
     store only (and, with OIDC, the provider's JWKS over HTTPS); the store from Tyk only; the
     secrets hook to the API server only."""
-    egress = [egress_to(LITELLM_POD, names.LITELLM_PORT), egress_to(STORE_POD, 6379), DNS]
+    litellm_port = names.LITELLM_TLS_PORT if pki.enabled(cfg) else names.LITELLM_PORT
+    egress = [egress_to(LITELLM_POD, litellm_port), egress_to(STORE_POD, 6379), DNS]
     if cfg.gateway.oidc is not None:
         # The provider is outside the cluster, its address unknown here: HTTPS, anywhere.
         egress.append({"ports": [{"port": 443, "protocol": "TCP"}]})
@@ -231,16 +246,41 @@ def chart_values(entry: CatalogEntry, cfg: StackConfig, facts: dict[str, Any]) -
                 if t.oidc_group
             ),
         ]
+        if pki.enabled(cfg):
+            # Go's system roots: the image's bundle file and every file in these directories (the
+            # usual certificate directory, kept, and the layer's CA).
+            env.append({"name": "SSL_CERT_DIR", "value": f"/etc/ssl/certs:{pki.CA_DIR}"})
         analytics = tyk_pump.gateway_values(cfg)
         pod = {
             "podAnnotations": {"inference-platform/tyk-config": config_checksum(cfg)},
             "extraEnvs": [*env, *analytics["extraEnvs"]],
             "analyticsEnabled": analytics["analyticsEnabled"],
         }
-        extra = {"gateway": pod}
+        extra = deep_merge({"gateway": pod}, tls_values(cfg, entry.values))
     elif entry.name == tyk_pump.COMPONENT:
         return tyk_pump.chart_values(entry, cfg, facts)
     return deep_merge(entry.values, computed_values(entry.name, facts), extra, cfg.overrides(entry.name))
+
+
+def tls_values(cfg: StackConfig, base: dict[str, Any]) -> dict[str, Any]:
+    """The tyk-gateway chart's TLS (chart 5.3.0): `global.tls.gateway` serves HTTPS on the
+    gateway port (TYK_GW_HTTPSERVEROPTIONS_USESSL) and switches the chart's probes to HTTPS, with
+    the certificate mounted from `gateway.tls.secretName` (the layer's tyk-gateway-tls; the
+    chart's own default certificate is not installed). Upstream, Tyk 5.13.1 has no CA setting: it
+    verifies LiteLLM against Go's system roots, which read every file in SSL_CERT_DIR besides
+    the image's bundle; the layer's CA is mounted there. Tyk loads both at start (a renewed
+    certificate takes a restart: docs/gateway.md#tls)."""
+    if not pki.enabled(cfg):
+        return {}
+    gateway = base.get("gateway") or {}
+    return {
+        "global": {"tls": {"gateway": True, "useDefaultTykCertificate": False}},
+        "gateway": {
+            "tls": {"secretName": pki.TYK_CERT},
+            "extraVolumes": [*gateway.get("extraVolumes", []), pki.ca_volume()],
+            "extraVolumeMounts": [*gateway.get("extraVolumeMounts", []), pki.ca_mount()],
+        },
+    }
 
 
 def _child(name: str, wave: int, source: dict[str, Any], cfg: StackConfig) -> dict[str, Any]:
@@ -260,7 +300,13 @@ def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
     if not cfg.enabled("tyk"):
         return []
     catalog = load_catalog()
-    config = [*config_maps(cfg), service(), *network_policies(cfg), *secrets_hook(cfg), *tyk_pump.objects(cfg)]
+    config = [
+        *config_maps(cfg),
+        service(pki.enabled(cfg)),
+        *network_policies(cfg),
+        *secrets_hook(cfg),
+        *tyk_pump.objects(cfg),
+    ]
     apps = [_child("tyk-config", CONFIG_WAVE, manifests_source(config, "tyk-config"), cfg)]
     for name in ("tyk-redis", "tyk", tyk_pump.COMPONENT):
         entry = catalog[name]

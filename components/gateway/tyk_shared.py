@@ -19,8 +19,8 @@ SECRETS_POD = {"app.kubernetes.io/name": "tyk-secrets"}
 LABELS = {"app.kubernetes.io/part-of": "inference-platform", "app.kubernetes.io/component": "tyk"}
 
 
-def tyk_url() -> str:
-    return f"http://{names.TYK_SERVICE}.{names.NAMESPACE}.svc.cluster.local:{names.TYK_PORT}"
+def tyk_url(tls: bool = False) -> str:
+    return f"{'https' if tls else 'http'}://{names.TYK_SERVICE}.{names.NAMESPACE}.svc.cluster.local:{names.TYK_PORT}"
 
 
 def meta(name: str, labels: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:

@@ -10,10 +10,12 @@ everything it prints is redacted (tests/e2e/local_stack.py).
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -88,8 +90,37 @@ def test_every_application_synced_and_healthy(local_stack):
     assert pending == {}, f"not Synced/Healthy after {SYNC_TIMEOUT_S}s: {pending}"
 
 
-def chat_through(kubeconfig: Path, namespace: str, service: str, target: int, model: str, key: str = "") -> dict:
-    """One chat completion through a port-forward to `service`, retried while it comes up."""
+def layer_ca(kubeconfig: Path, directory: Path) -> Path:
+    """The llm-gateway layer's CA certificate (the ca.crt of Secret llm-gateway-ca), as a file."""
+    secret = json.loads(kubectl(kubeconfig, "-n", "llm-gateway", "get", "secret", "llm-gateway-ca", "-o", "json"))
+    path = directory / "llm-gateway-ca.crt"
+    path.write_bytes(base64.b64decode(secret["data"]["ca.crt"]))
+    return path
+
+
+def post_tls(port: int, host: str, ca: Path, path: str, body: bytes, headers: dict[str, str]) -> dict:
+    """POST over TLS to a port-forward on localhost, verifying the certificate for `host` (the
+    Service's name it was issued for) against `ca`; errors as urllib's HTTPError."""
+    context = ssl.create_default_context(cafile=str(ca))
+    connection = http.client.HTTPSConnection(host, port, context=context, timeout=120)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=120)
+    connection.sock = context.wrap_socket(raw, server_hostname=host)
+    try:
+        connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        data = response.read()
+        if response.status >= 400:
+            raise urllib.error.HTTPError(f"https://{host}{path}", response.status, response.reason, response.msg, None)
+        return json.loads(data)
+    finally:
+        connection.close()
+
+
+def chat_through(
+    kubeconfig: Path, namespace: str, service: str, target: int, model: str, key: str = "", ca: Path | None = None
+) -> dict:
+    """One chat completion through a port-forward to `service`, retried while it comes up; over
+    TLS verified against `ca` when given."""
     port = free_port()
     forward = subprocess.Popen(
         ["kubectl", "--kubeconfig", str(kubeconfig), "-n", namespace, "port-forward", f"svc/{service}",
@@ -104,6 +135,9 @@ def chat_through(kubeconfig: Path, namespace: str, service: str, target: int, mo
     try:
         for _ in range(30):
             try:
+                if ca is not None:
+                    host = f"{service}.{namespace}.svc"
+                    return post_tls(port, host, ca, "/v1/chat/completions", body.encode(), headers)
                 with urllib.request.urlopen(request, timeout=120) as response:
                     return json.load(response)
             except urllib.error.HTTPError as err:
@@ -124,17 +158,18 @@ def test_model_answers_a_chat_completion(local_stack):
     assert answer["choices"][0]["message"]["content"].strip()
 
 
-def test_tenant_calls_through_the_whole_request_path(local_stack):
-    """Tyk (tenant key) -> LiteLLM (budget) -> Gateway + endpoint picker -> vLLM; a call
-    without a key is refused at the edge."""
+def test_tenant_calls_through_the_whole_request_path(local_stack, tmp_path):
+    """Tyk (tenant key) -> LiteLLM (budget) -> Gateway + endpoint picker -> vLLM, over TLS
+    verified against the layer's CA; a call without a key is refused at the edge."""
     _, kubeconfig, outputs = local_stack
+    ca = layer_ca(kubeconfig, tmp_path)
     model, tenant = outputs["models"].value[0], outputs["tenants"].value[0]
     secret = json.loads(kubectl(kubeconfig, "-n", "llm-gateway", "get", "secret", f"tenant-{tenant}-key", "-o", "json"))
     key = base64.b64decode(secret["data"]["key"]).decode()
-    answer = chat_through(kubeconfig, "llm-gateway", "tyk-gateway", 8080, model, key)
+    answer = chat_through(kubeconfig, "llm-gateway", "tyk-gateway", 8080, model, key, ca)
     assert answer["choices"][0]["message"]["content"].strip()
     with pytest.raises(urllib.error.HTTPError) as refused:
-        chat_through(kubeconfig, "llm-gateway", "tyk-gateway", 8080, model, "not-a-key")
+        chat_through(kubeconfig, "llm-gateway", "tyk-gateway", 8080, model, "not-a-key", ca)
     assert refused.value.code in (401, 403)
 
 

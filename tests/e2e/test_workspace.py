@@ -179,6 +179,9 @@ def test_make_up_and_destroy_leave_the_project_as_they_found_it(project, fake_cl
     for printed in (first, second, destroyed):
         assert not [c for c in CREDENTIALS if c in printed]
     assert "port-forward svc/tyk-gateway" in second and "tenant-local-key" in second
+    # TLS on (the default): the printed call verifies Tyk against the layer's CA, never -k.
+    assert "--cacert .state/llm-gateway-ca.crt" in second and "https://tyk-gateway" in second
+    assert " -k " not in second and "--insecure" not in second
 
 
 def test_workdir_copy_keeps_the_salt_and_takes_edits(project, tmp_path):

@@ -37,9 +37,11 @@ BACKUP = {"destinationPath": "s3://ledger-backups/litellm", "credentialsSecret":
 
 @pytest.fixture(autouse=True)
 def gateway_url(monkeypatch):
-    monkeypatch.setattr(
-        names, "model_url", lambda model, facts: f"http://{names.GATEWAY}.{names.NAMESPACE}.svc:80/{model}/v1"
-    )
+    def url(model, facts, tls=False):
+        scheme, port = ("https", 443) if tls else ("http", 80)
+        return f"{scheme}://{names.GATEWAY}.{names.NAMESPACE}.svc:{port}/{model}/v1"
+
+    monkeypatch.setattr(names, "model_url", url)
 
 
 def stack(**overrides) -> dict:
@@ -95,12 +97,12 @@ def test_model_list_points_every_text_and_embedding_model_and_adapter_at_the_gat
     assert set(entries) == {"qwen", "sql", "bge"}
     assert entries["qwen"]["litellm_params"] == {
         "model": "hosted_vllm/qwen",
-        "api_base": "http://inference-gateway.llm-gateway.svc:80/qwen/v1",
+        "api_base": "https://inference-gateway.llm-gateway.svc:443/qwen/v1",
     }
     # The adapter is served by name through its base model's route.
     assert entries["sql"]["litellm_params"] == {
         "model": "hosted_vllm/sql",
-        "api_base": "http://inference-gateway.llm-gateway.svc:80/qwen/v1",
+        "api_base": "https://inference-gateway.llm-gateway.svc:443/qwen/v1",
     }
     assert entries["bge"]["model_info"] == {"mode": "embedding"}
 
@@ -198,8 +200,18 @@ def test_master_key_and_database_come_by_secret_reference_only():
 def test_prometheus_metrics_and_service_monitor():
     assert proxy_config()["litellm_settings"]["callbacks"] == ["prometheus"]
     monitor = kinds(children()["litellm-policies"])["ServiceMonitor"]
-    assert monitor["spec"]["selector"]["matchLabels"] == litellm.LITELLM_POD
-    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics/"
+    # TLS on (the default): the TLS Service, scraped over https and verified against the layer's CA.
+    assert monitor["spec"]["selector"]["matchLabels"] == litellm.TLS_SERVICE_LABELS
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert (endpoint["path"], endpoint["port"], endpoint["scheme"]) == ("/metrics/", "https", "https")
+    assert endpoint["tlsConfig"] == {
+        "ca": {"secret": {"name": "llm-gateway-ca", "key": "ca.crt"}},
+        "serverName": "litellm-tls.llm-gateway.svc",
+    }
+    plain = kinds(children(parse_stack_config(stack(gateway={"tls": {"enabled": False}})))["litellm-policies"])
+    assert plain["ServiceMonitor"]["spec"]["selector"]["matchLabels"] == litellm.LITELLM_POD
+    assert plain["ServiceMonitor"]["spec"]["endpoints"][0]["port"] == "http"
+    assert "Service" not in plain
 
 
 def test_local_stack_generates_the_master_key_in_cluster_with_least_rbac():
@@ -290,9 +302,13 @@ def test_network_policy_admits_only_tyk_the_reconciler_and_prometheus():
         {"app.kubernetes.io/name": "prometheus"},
     ]
     assert rule["from"][2]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
-    assert rule["ports"] == [{"protocol": "TCP", "port": 4000}]
+    # TLS on: only the TLS port; LiteLLM's own port answers the sidecar (loopback) and probes.
+    assert rule["ports"] == [{"protocol": "TCP", "port": 4443}]
     egress_ports = [[p["port"] for p in r["ports"]] for r in policy["egress"]]
-    assert egress_ports == [[53, 53], [5432], [80]]
+    assert egress_ports == [[53, 53], [5432], [443]]
+    plain = litellm.litellm_policy(parse_stack_config(stack(gateway={"tls": {"enabled": False}})), kind_facts())
+    assert plain["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 4000}]
+    assert [[p["port"] for p in r["ports"]] for r in plain["spec"]["egress"]][-1] == [80]
 
 
 def test_without_tyk_clients_reach_litellm_directly():
@@ -301,7 +317,7 @@ def test_without_tyk_clients_reach_litellm_directly():
     cfg = parse_stack_config(stack())
     no_tyk = cfg.model_copy(update={"components": {"tyk": ComponentOverride(enabled=False)}})
     (rule,) = litellm.litellm_policy(no_tyk, kind_facts())["spec"]["ingress"]
-    assert rule == {"ports": [{"protocol": "TCP", "port": 4000}]}
+    assert rule == {"ports": [{"protocol": "TCP", "port": 4443}]}
     assert "from" in litellm.litellm_policy(cfg, kind_facts())["spec"]["ingress"][0]
 
 

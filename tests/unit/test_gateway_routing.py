@@ -195,7 +195,8 @@ def test_https_listener_only_with_a_certificate():
     plain = routing.gateway(istio_facts())
     assert [listener["name"] for listener in plain["spec"]["listeners"]] == ["http"]
     tls = routing.gateway(istio_facts(), tls_secret="inference-gateway-tls")
-    https = tls["spec"]["listeners"][1]
+    # With a certificate, HTTPS only: no clear-text listener to the models is left.
+    (https,) = tls["spec"]["listeners"]
     assert (https["protocol"], https["port"]) == ("HTTPS", 443)
     assert https["tls"]["certificateRefs"] == [{"kind": "Secret", "name": "inference-gateway-tls"}]
     assert Conformance().validate(tls) == []

@@ -98,7 +98,12 @@ def test_gateway_reads_generated_secrets_and_file_configs():
     assert "APISecret" not in values["global"]["secrets"] and "pass" not in values["global"]["redis"]
     mounts = {m["name"]: m["mountPath"] for m in values["gateway"]["extraVolumeMounts"]}
     # The chart's TYK_GW_APPPATH and TYK_GW_POLICIES_POLICYPATH (policy source "file").
-    assert mounts == {"tyk-apps": "/mnt/tyk-gateway/apps", "tyk-policies": "/mnt/tyk-gateway/policies"}
+    assert mounts == {
+        "tyk-apps": "/mnt/tyk-gateway/apps",
+        "tyk-policies": "/mnt/tyk-gateway/policies",
+        # TLS on (the default): the layer's CA, which Tyk verifies LiteLLM against.
+        "llm-gateway-ca": "/etc/inference-platform/ca",
+    }
     assert values["gateway"]["podLabels"]["app.kubernetes.io/name"] == "tyk-gateway"
     assert values["gateway"]["accessLogs"]["enabled"] is True
     assert "api_key" in values["gateway"]["accessLogs"]["template"].split(",")
@@ -115,7 +120,7 @@ def test_store_password_comes_from_the_generated_secret():
 def test_api_definition_proxies_to_litellm_and_injects_the_tenant_key():
     (data,) = by_kind(apps()["tyk-config"], "ConfigMap")["tyk-apps"]["data"].values()
     api = json.loads(data)
-    assert api["proxy"]["target_url"] == names.litellm_url()
+    assert api["proxy"]["target_url"] == names.litellm_url(tls=True)
     assert api["use_keyless"] is False and api["strip_auth_data"] is True
     headers = api["version_data"]["versions"]["Default"]["global_headers"]
     assert headers == {"Authorization": "Bearer $tyk_meta.litellm_key"}
@@ -216,7 +221,7 @@ def test_network_policies_allow_only_the_previous_hop():
     gateway = policies["tyk-gateway"]["spec"]
     assert gateway["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
     targets = [(e["to"][0].get("podSelector", {}).get("matchLabels"), e["ports"][0]["port"]) for e in gateway["egress"]]
-    assert targets == [(shared.LITELLM_POD, 4000), (shared.STORE_POD, 6379), (None, 53)]
+    assert targets == [(shared.LITELLM_POD, 4443), (shared.STORE_POD, 6379), (None, 53)]
     store = policies["tyk-redis"]["spec"]
     # Tyk, and Tyk Pump, which drains the analytics records (components/gateway/tyk_pump.py).
     assert store["ingress"][0]["from"] == [
@@ -226,7 +231,7 @@ def test_network_policies_allow_only_the_previous_hop():
     job = policies["tenant-reconciler"]["spec"]
     assert job["ingress"] == [] and job["podSelector"]["matchLabels"] == shared.RECONCILER_POD
     ports = sorted(p["port"] for e in job["egress"] for p in e["ports"])
-    assert ports == [53, 53, 443, 4000, 6443, 8080]
+    assert ports == [53, 53, 443, 4443, 6443, 8080]
 
 
 def test_service_has_the_contract_name_and_selects_tyk_pods():
@@ -264,7 +269,7 @@ def test_a_tenant_with_an_oidc_group_gets_a_jwt_entrance_for_members_only():
     assert api["jwt_default_policies"] == []
     assert api["proxy"] == {
         "listen_path": "/oidc/team-a/",
-        "target_url": names.litellm_url(),
+        "target_url": names.litellm_url(tls=True),
         "strip_listen_path": True,
     }
     headers = api["version_data"]["versions"]["Default"]["global_headers"]

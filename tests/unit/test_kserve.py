@@ -239,8 +239,8 @@ def test_litellm_reaches_kserve_models_and_adapters_through_the_gateway():
 
     facts = istio_facts()
     entries = {e["model_name"]: e["litellm_params"]["api_base"] for e in litellm_model_list(config(), facts)}
-    assert entries == {"qwen": model_url("qwen", facts), "sql": model_url("qwen", facts),
-                       "embed": model_url("embed", facts)}
+    assert entries == {"qwen": model_url("qwen", facts, tls=True), "sql": model_url("qwen", facts, tls=True),
+                       "embed": model_url("embed", facts, tls=True)}
 
 
 def test_kserve_charts_apply_only_where_a_model_uses_kserve():

@@ -220,7 +220,7 @@ def test_litellm_reaches_an_llm_d_model_at_its_gateway_url():
     cfg = gateway_config(BASE)
     (entry,) = litellm_model_list(cfg, facts)
     assert entry["model_name"] == "qwen"
-    assert entry["litellm_params"]["api_base"] == model_url("qwen", facts)
+    assert entry["litellm_params"]["api_base"] == model_url("qwen", facts, tls=True)
     route = next(c for c in routing.children(cfg, facts) if c["metadata"]["name"] == "route-qwen")
     objects = route["spec"]["source"]["helm"]["valuesObject"]["resources"]
     (http_route,) = [o for o in objects if o["kind"] == "HTTPRoute"]
@@ -243,7 +243,7 @@ def test_adapters_are_loaded_by_every_role_and_routed_by_name_through_the_models
     # LiteLLM sends the base model and each adapter, by name, to the model's one pool.
     entries = {e["model_name"]: e["litellm_params"] for e in litellm_model_list(gateway_config(spec), gke_facts())}
     assert set(entries) == {"qwen", "sql", "chat-de"}
-    assert {p["api_base"] for p in entries.values()} == {model_url("qwen", gke_facts())}
+    assert {p["api_base"] for p in entries.values()} == {model_url("qwen", gke_facts(), tls=True)}
     assert entries["sql"]["model"].endswith("/sql")
 
 

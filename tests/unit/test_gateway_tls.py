@@ -1,0 +1,287 @@
+"""TLS on the llm-gateway layer's hops (gateway.tls): what the config says is what the rendered
+Issuers, Certificates, chart values, Services, policies and URLs say."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, parse_stack_config
+from components.gateway import layer, litellm, names, pki, routing, tenants, tyk
+from components.gateway import tenant_reconciler as rec
+from tests.plain_facts import operator_facts
+from tests.unit.test_gateway_routing import istio_facts, managed_facts
+from tests.unit.test_gateway_tenants import job_env, spec, tenant, world  # noqa: F401 (fixture)
+from tooling import chart_values as cv
+from tooling.conformance import Conformance
+
+MODEL = {"name": "qwen", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0}
+TENANT = {"name": "team-a", "models": ["qwen"], "monthlyBudget": 50}
+OFF = {"tls": {"enabled": False}}
+
+
+def config(**overrides: Any):
+    base = {
+        "substrate": {"kind": "kind"},
+        "secrets": {"backend": "none"},
+        "profile": "llm-gateway",
+        "models": [MODEL],
+        "tenants": [TENANT],
+    }
+    return parse_stack_config(base | overrides)
+
+
+def facts() -> dict[str, Any]:
+    return istio_facts("kind") | {"storageClass": "standard", "gpuStack": "none"}
+
+
+def children(cfg=None, at=None) -> dict[str, dict[str, Any]]:
+    return {c["metadata"]["name"]: c for c in layer.gateway_children(cfg or config(), at or facts())}
+
+
+def values(app: dict[str, Any]) -> dict[str, Any]:
+    return app["spec"]["source"]["helm"]["valuesObject"]
+
+
+def resources(app: dict[str, Any]) -> list[dict[str, Any]]:
+    return values(app)["resources"]
+
+
+def named(app: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
+    (found,) = [o for o in resources(app) if o["kind"] == kind and o["metadata"]["name"] == name]
+    return found
+
+
+def wave(app: dict[str, Any]) -> int:
+    return int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+
+
+def test_tls_is_on_by_default_and_the_ca_chain_is_self_signed_then_ca_issued():
+    cfg = config()
+    assert cfg.gateway.tls.enabled is True
+    pki_app = children()["gateway-pki"]
+    selfsigned = named(pki_app, "Issuer", "llm-gateway-selfsigned")
+    assert selfsigned["spec"] == {"selfSigned": {}}
+    ca = named(pki_app, "Certificate", "llm-gateway-ca")["spec"]
+    assert ca["isCA"] is True and ca["secretName"] == "llm-gateway-ca"
+    assert ca["issuerRef"]["name"] == "llm-gateway-selfsigned"
+    assert ca["duration"] == "43800h"
+    assert named(pki_app, "Issuer", "llm-gateway-ca")["spec"] == {"ca": {"secretName": "llm-gateway-ca"}}
+    leaves = {o["metadata"]["name"]: o["spec"] for o in resources(pki_app) if o["kind"] == "Certificate"}
+    assert set(leaves) == {"llm-gateway-ca", "tyk-gateway-tls", "litellm-tls", "inference-gateway-tls"}
+    for name in ("tyk-gateway-tls", "litellm-tls", "inference-gateway-tls"):
+        assert leaves[name]["issuerRef"] == {"group": "cert-manager.io", "kind": "Issuer", "name": "llm-gateway-ca"}
+        assert leaves[name]["secretName"] == name
+        assert (leaves[name]["duration"], leaves[name]["renewBefore"]) == ("2160h", "720h")
+        assert leaves[name]["privateKey"]["rotationPolicy"] == "Always"
+
+
+def test_certificates_name_every_address_their_callers_use():
+    cfg = config(gateway={"tls": {"tykDnsNames": ["llm.example.com"]}})
+    leaves = {c["metadata"]["name"]: c["spec"] for c in pki.certificates(cfg, facts())}
+    assert leaves["tyk-gateway-tls"]["dnsNames"] == [
+        "tyk-gateway",
+        "tyk-gateway.llm-gateway",
+        "tyk-gateway.llm-gateway.svc",
+        "tyk-gateway.llm-gateway.svc.cluster.local",
+        "llm.example.com",
+    ]
+    assert "litellm-tls.llm-gateway.svc.cluster.local" in leaves["litellm-tls"]["dnsNames"]
+    # Istio: the Service Istio creates; LiteLLM's model URLs name the same host.
+    gateway_host = "inference-gateway-istio.llm-gateway.svc.cluster.local"
+    assert leaves["inference-gateway-tls"]["dnsNames"] == [gateway_host]
+    assert names.model_url("qwen", facts(), tls=True) == f"https://{gateway_host}/qwen/v1"
+    # gke: the reserved internal address, an IP SAN.
+    gke = {c["metadata"]["name"]: c["spec"] for c in pki.certificates(cfg, managed_facts())}
+    assert gke["inference-gateway-tls"] == gke["inference-gateway-tls"] | {"ipAddresses": ["10.10.15.253"]}
+    assert "dnsNames" not in gke["inference-gateway-tls"]
+    assert names.model_url("qwen", managed_facts(), tls=True) == "https://10.10.15.253/qwen/v1"
+
+
+def test_an_existing_clusters_gateway_address_loses_its_port_with_tls():
+    at = facts() | {"gatewayClass": "own", "gatewayAddress": "gw.infra.svc.cluster.local:8080"}
+    assert names.gateway_tls_host(at) == "gw.infra.svc.cluster.local"
+    assert names.model_url("qwen", at, tls=True) == "https://gw.infra.svc.cluster.local/qwen/v1"
+    assert names.gateway_tls_host(at | {"gatewayAddress": "[fd00::1]:80"}) == "fd00::1"
+    assert names.model_url("qwen", at | {"gatewayAddress": "fd00::1"}, tls=True) == "https://[fd00::1]/qwen/v1"
+
+
+def test_durations_come_from_config():
+    cfg = config(gateway={"tls": {"caDuration": "87600h", "certificateDuration": "720h", "renewBefore": "240h"}})
+    objects = {o["metadata"]["name"]: o for o in pki.objects(cfg, facts()) if o["kind"] == "Certificate"}
+    assert objects["llm-gateway-ca"]["spec"]["duration"] == "87600h"
+    assert (objects["litellm-tls"]["spec"]["duration"], objects["litellm-tls"]["spec"]["renewBefore"]) == (
+        "720h",
+        "240h",
+    )
+
+
+def test_certificates_come_before_the_pods_that_mount_them():
+    apps = children()
+    assert wave(apps["gateway-pki"]) < min(
+        wave(apps[n]) for n in ("inference-gateway", "litellm-database", "litellm", "tyk-config", "tyk")
+    )
+
+
+def test_the_gateway_is_https_only_and_admits_litellm_on_443():
+    app = children()["inference-gateway"]
+    gateway = named(app, "Gateway", "inference-gateway")
+    (listener,) = gateway["spec"]["listeners"]
+    assert (listener["protocol"], listener["port"]) == ("HTTPS", 443)
+    assert listener["tls"]["certificateRefs"] == [{"kind": "Secret", "name": pki.GATEWAY_CERT}]
+    policy = named(app, "NetworkPolicy", "inference-gateway")["spec"]
+    assert policy["ingress"][0]["ports"] == [{"port": 443, "protocol": "TCP"}]
+
+
+def test_litellm_serves_tls_through_its_sidecar_and_trusts_the_ca_for_the_gateway():
+    apps = children()
+    chart = values(apps["litellm"])
+    (proxy,) = chart["extraContainers"]
+    assert proxy["image"] == litellm.TLS_PROXY_IMAGE
+    assert proxy["args"][:3] == ["server", "--listen=0.0.0.0:4443", "--target=127.0.0.1:4000"]
+    assert "--timed-reload=300s" in proxy["args"]
+    assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
+    assert proxy["volumeMounts"] == [{"name": "litellm-tls", "mountPath": litellm.TLS_DIR, "readOnly": True}]
+    assert {"name": "litellm-tls", "secret": {"secretName": "litellm-tls"}} in chart["volumes"]
+    # LiteLLM's OpenAI-compatible calls verify against this file (litellm get_ssl_configuration).
+    assert chart["envVars"]["SSL_VERIFY"] == pki.CA_FILE
+    assert chart["volumeMounts"] == [{"name": "llm-gateway-ca", "mountPath": pki.CA_DIR, "readOnly": True}]
+    assert {e["litellm_params"]["api_base"] for e in chart["proxy_config"]["model_list"]} == {
+        "https://inference-gateway-istio.llm-gateway.svc.cluster.local/qwen/v1"
+    }
+    service = named(apps["litellm-policies"], "Service", names.LITELLM_TLS_SERVICE)
+    assert service["spec"]["ports"] == [{"name": "https", "port": 4443, "targetPort": "https", "protocol": "TCP"}]
+    assert service["spec"]["selector"] == litellm.LITELLM_POD
+    entry = litellm.load_catalog()["litellm"]
+    carried = cv.load_chart_values(entry.chart.name, entry.chart.version)
+    assert cv.unknown_keys(chart, carried) == []
+
+
+def test_tyk_serves_https_and_reaches_litellm_over_tls():
+    apps = children()
+    chart = values(apps["tyk"])
+    assert chart["global"]["tls"] == {"gateway": True, "useDefaultTykCertificate": False}
+    assert chart["gateway"]["tls"]["secretName"] == pki.TYK_CERT
+    assert {"name": "SSL_CERT_DIR", "value": f"/etc/ssl/certs:{pki.CA_DIR}"} in chart["gateway"]["extraEnvs"]
+    assert pki.ca_volume() in chart["gateway"]["extraVolumes"]
+    entry = tyk.load_catalog()["tyk"]
+    carried = cv.load_chart_values(entry.chart.name, entry.chart.version)
+    assert cv.unknown_keys(chart, carried) == []
+    service = named(apps["tyk-config"], "Service", names.TYK_SERVICE)
+    assert service["spec"]["ports"][0]["name"] == "https"
+    api = json.loads(named(apps["tyk-config"], "ConfigMap", "tyk-apps")["data"]["llm.json"])
+    assert api["proxy"]["target_url"] == "https://litellm-tls.llm-gateway.svc.cluster.local:4443"
+    # No skip-verify anywhere: neither the API's transport nor the gateway's config.
+    assert "transport" not in api["proxy"]
+    assert not [e for e in chart["gateway"]["extraEnvs"] if "SKIP" in e["name"].upper()]
+
+
+def test_the_reconciler_calls_both_hops_over_tls_with_the_ca():
+    objects = tenants.tenant_objects(config())
+    (job,) = [o for o in objects if o["kind"] == "Job"]
+    pod = job["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["LITELLM_URL"] == "https://litellm-tls.llm-gateway.svc.cluster.local:4443"
+    assert env["TYK_URL"] == "https://tyk-gateway.llm-gateway.svc.cluster.local:8080"
+    assert env["CA_FILE"] == f"{tenants.CREDENTIALS_DIR}/{tenants.CA_FILE_NAME}"
+    (ca,) = [v for v in pod["volumes"] if v["name"] == tenants.CA_FILE_NAME]
+    assert ca["secret"] == {"secretName": pki.CA, "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+    (policy,) = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    assert 4443 in [p["port"] for e in policy["spec"]["egress"] for p in e["ports"]]
+
+
+def test_the_reconciler_verifies_with_the_ca_file_it_is_given(world, tmp_path, monkeypatch):  # noqa: F811
+    seen: list[str | None] = []
+    real = rec.ssl.create_default_context
+
+    def recording(*args, cafile=None, **kwargs):
+        seen.append(cafile)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rec.ssl, "create_default_context", recording)
+    tenants_file = tmp_path / "tenants.json"
+    tenants_file.write_text(json.dumps(spec(tenant("acme", ["qwen"]))))
+    env, sa = job_env(
+        world,
+        tmp_path,
+        TENANTS_FILE=str(tenants_file),
+        LITELLM_URL=world["urls"]["litellm"],
+        TYK_URL=world["urls"]["tyk"],
+        ATTEMPTS="1",
+        CA_FILE="/var/run/credentials/llm-gateway-ca",
+    )
+    assert rec.main(env, sa) == 0
+    assert "/var/run/credentials/llm-gateway-ca" in seen
+
+
+def test_no_pod_mounts_the_cas_private_key():
+    """Every volume of the CA Secret carries the item ca.crt and nothing else."""
+    found = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if (node.get("secret") or {}).get("secretName") == pki.CA:
+                found.append(node["secret"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(list(children().values()))
+    assert found and all(s["items"] == [{"key": "ca.crt", "path": "ca.crt"}] for s in found)
+
+
+def test_turned_off_every_hop_is_plain_and_no_certificate_is_rendered():
+    apps = children(config(gateway=OFF))
+    assert "gateway-pki" not in apps
+    (listener,) = named(apps["inference-gateway"], "Gateway", "inference-gateway")["spec"]["listeners"]
+    assert (listener["protocol"], listener["port"]) == ("HTTP", 80)
+    assert "extraContainers" not in values(apps["litellm"])
+    assert "tls" not in values(apps["tyk"])["global"]
+    api = json.loads(named(apps["tyk-config"], "ConfigMap", "tyk-apps")["data"]["llm.json"])
+    assert api["proxy"]["target_url"] == "http://litellm.llm-gateway.svc.cluster.local:4000"
+
+
+def test_without_tyk_or_litellm_only_their_certificates_go():
+    cfg = config(tenants=[], components={"tyk": {"enabled": False}, "litellm": {"enabled": False}})
+    assert [c["metadata"]["name"] for c in pki.certificates(cfg, facts())] == ["inference-gateway-tls"]
+
+
+@pytest.mark.parametrize("at", [facts(), managed_facts()], ids=["istio", "gke"])
+def test_every_tls_object_validates_strictly(at):
+    checker = Conformance()
+    rendered = []
+    for app in layer.gateway_children(config(), at):
+        rendered.append(app)
+        if isinstance(values(app).get("resources"), list):
+            rendered += resources(app)
+    problems = {f"{o['kind']}/{o['metadata']['name']}": checker.validate(o) for o in rendered}
+    assert {k: v for k, v in problems.items() if v} == {}
+    kinds = {o["kind"] for o in rendered}
+    assert {"Issuer", "Certificate"} <= kinds
+
+
+@pytest.mark.parametrize(
+    ("tls", "at", "message"),
+    [
+        ({"renewBefore": "2160h"}, "gateway.tls.renewBefore", "must be shorter than certificateDuration"),
+        ({"caDuration": "1000h"}, "gateway.tls.certificateDuration", "cannot outlive the CA"),
+        ({"certificateDuration": "90d"}, "gateway.tls.certificateDuration", "whole number of hours"),
+        ({"tykDnsNames": ["LLM.example.com"]}, "gateway.tls.tykDnsNames", "lower-case DNS name"),
+        ({"enabled": "maybe"}, "gateway.tls.enabled", ""),
+        ({"ca": "x"}, "gateway.tls.ca", ""),
+    ],
+)
+def test_bad_tls_settings_are_refused_with_the_key_path(tls, at, message):
+    with pytest.raises(ConfigError) as err:
+        config(gateway={"tls": tls})
+    assert at in str(err.value) and message in str(err.value)
+
+
+def test_plain_routing_helpers_keep_their_http_defaults():
+    assert routing.gateway(facts())["spec"]["listeners"][0]["protocol"] == "HTTP"
+    assert names.litellm_url() == "http://litellm.llm-gateway.svc.cluster.local:4000"
+    assert operator_facts()["gatewayClass"] == "istio"
