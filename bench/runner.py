@@ -41,6 +41,13 @@ def default_tokenizer(source: str) -> str:
     return source.removeprefix("hf://") if source.startswith("hf://") else "builtin"
 
 
+def job_name(model: str, hop: str, started: datetime) -> str:
+    """bench-<model>-<hop>-<time>, the model's name cut so the whole fits a label value (63):
+    the name is the pods' `app.kubernetes.io/instance` and the Job controller's job-name label."""
+    suffix = f"-{hop}-{started.strftime('%Y%m%d%H%M%S')}"
+    return f"bench-{model[: 63 - len('bench-') - len(suffix)].rstrip('-')}{suffix}"
+
+
 def plan(stack: str, model_name: str | None, spec: BenchSpec, started: datetime) -> BenchJob:
     """The Job for `model_name` (the stack's only model when None) on `stack`; ValueErrors say why not."""
     from components.serving.vllm import settings
@@ -69,7 +76,7 @@ def plan(stack: str, model_name: str | None, spec: BenchSpec, started: datetime)
             )
         hf_token_secret = None
     return BenchJob(
-        name=f"bench-{model.name}-{spec.hop}-{started.strftime('%Y%m%d%H%M%S')}",
+        name=job_name(model.name, spec.hop, started),
         namespace=route.namespace,
         stack=name,
         model=model.name,

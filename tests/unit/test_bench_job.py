@@ -119,6 +119,15 @@ def test_job_is_created_suspended_and_its_policies_are_owned_by_it():
     assert all("ownerReferences" not in p["metadata"] for p in policies)  # owned_by copies
 
 
+def test_job_names_fit_a_label_value():
+    from bench.runner import job_name
+
+    assert job_name("qwen25-05b", "pods", STARTED) == "bench-qwen25-05b-pods-20260102030405"
+    longest = job_name("m" * 62 + "x", "litellm", STARTED)
+    assert len(longest) == 63 and longest.endswith("-litellm-20260102030405")
+    assert "--" not in job_name("a" * 33 + "-b" * 15, "litellm", STARTED)
+
+
 def test_unknown_model_and_bad_steps_are_refused():
     with pytest.raises(ValueError, match="has no model 'nope'; its models: qwen25-05b"):
         plan("local", "nope", BenchSpec(), STARTED)
