@@ -1,7 +1,7 @@
 """python -m bench: run a benchmark on a stack's cluster, on a URL, or compare two runs.
 
-  run STACK [--model M] [--hop pods] [--workload chat] [--steps 1,2,4] ...   Job in the cluster
-  render STACK ...                                                           print the Job and its NetworkPolicy
+  run STACK [--model M] [--hop pods] [--tenant T] [--workload chat] ...      Job in the cluster
+  render STACK ...                                                           print the Job and its NetworkPolicies
   local URL --model NAME ...                                                 the tool on this machine
   compare RUN_A RUN_B [--out DIR]                                            side by side
 """
@@ -33,7 +33,13 @@ def _spec_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _spec(args: argparse.Namespace, hop: str = "pods") -> BenchSpec:
-    given = {"hop": hop, "workload": args.workload, "mode": args.mode, "tokenizer": args.tokenizer}
+    given = {
+        "hop": hop,
+        "tenant": getattr(args, "tenant", None),
+        "workload": args.workload,
+        "mode": args.mode,
+        "tokenizer": args.tokenizer,
+    }
     if args.steps:
         given["steps"] = tuple(float(v) for v in args.steps.split(","))
     if args.step_seconds:
@@ -49,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("stack", help="stack name (Pulumi.<name>.yaml) or stack file")
         p.add_argument("--model", help="the model to benchmark (default: the stack's only model)")
         p.add_argument("--hop", default="pods", choices=list(HOPS), help="where requests enter (default pods)")
+        p.add_argument(
+            "--tenant", help="hops litellm and edge: the tenant whose key is sent (default: first allowed the model)"
+        )
         _spec_args(p)
         if name == "run":
             p.add_argument("--kubeconfig", help="kubeconfig of the stack's cluster (default: kubectl's own)")
@@ -90,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(yaml.safe_dump_all(render_objects(job), sort_keys=False), end="")
                 return 0
             kubectl = Kubectl(args.kubeconfig, args.context)
-            print(f"running Job {job.namespace}/{job.name} against {job.target.url} ...", flush=True)
+            who = f" as tenant {job.tenant}" if job.tenant else ""
+            print(f"running Job {job.namespace}/{job.name} against {job.target.url}{who} ...", flush=True)
             _finish(runner.run_in_cluster(job, kubectl, args.out, started, args.keep), not args.no_plots)
         elif args.command == "local":
             started = runner.now()

@@ -1,5 +1,5 @@
-"""Every cluster call the benchmark makes, through kubectl: create the Job (and its
-NetworkPolicy), wait, read its log, delete them. kubectl's own configuration decides the
+"""Every cluster call the benchmark makes, through kubectl: create the Job (suspended) and the
+NetworkPolicies it owns, resume it, wait, read its log, delete them. kubectl's own configuration decides the
 cluster (KUBECONFIG, current context), unless a kubeconfig or context is given.
 """
 
@@ -33,8 +33,17 @@ class Kubectl:
             raise ClusterError(f"kubectl {' '.join(args[:3])}: {done.stderr.strip() or done.stdout.strip()}")
         return done.stdout
 
-    def create(self, objects: list[dict[str, Any]]) -> None:
-        self._call("create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    def create(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The objects as the API server created them (with their uids)."""
+        out = self._call(
+            "create", "-f", "-", "-o", "json", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+        )
+        created = json.loads(out) if out.strip() else {}
+        # One object comes back as itself, several as a List.
+        return created.get("items", [created]) if created.get("kind") == "List" else [created]
+
+    def resume(self, name: str, namespace: str) -> None:
+        self._call("-n", namespace, "patch", "job", name, "--type", "merge", "-p", '{"spec":{"suspend":false}}')
 
     def job_state(self, name: str, namespace: str) -> str:
         """running, succeeded or failed."""
@@ -59,7 +68,8 @@ class Kubectl:
     def logs(self, name: str, namespace: str) -> str:
         return self._call("-n", namespace, "logs", f"job/{name}", "-c", CONTAINER)
 
-    def delete(self, name: str, namespace: str) -> None:
-        """The Job (its pod with it) and its NetworkPolicy, both named after the run."""
-        objects = (f"job/{name}", f"networkpolicy/{name}")
+    def delete(self, name: str, namespace: str, policies: list[str]) -> None:
+        """The Job (its pod with it) and its NetworkPolicies (owned by it: named too, so they go at
+        once rather than when the garbage collector gets to them)."""
+        objects = (f"job/{name}", *(f"networkpolicy/{p}" for p in policies))
         self._call("-n", namespace, "delete", *objects, "--ignore-not-found", "--wait=false")

@@ -81,7 +81,8 @@ def summary(record: dict[str, Any]) -> str:
     lines = [
         f"# {record['model']} via {record['hop']}: {record['workload']}",
         "",
-        f"- stack `{record['stack']}`, target `{record['target']}`",
+        f"- stack `{record['stack']}`, target `{record['target']}`"
+        + (f", tenant `{record['tenant']}`" if record.get("tenant") else ""),
         f"- {record['tool']['name']} {record['tool']['version']}, started {record['started']}",
         f"- workload: {record['shape']['input_tokens']} input tokens"
         + (f" after a {record['shape']['prefix_tokens']}-token prefix (pool of {record['shape']['prefix_pool']})"
@@ -131,6 +132,12 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
     lines = [f"# {a['hop']} vs {b['hop']}: {a['model']}", "", f"- A: {label(a)}", f"- B: {label(b)}", ""]
     if a["workload"] != b["workload"] or a["mode"] != b["mode"]:
         lines += ["Warning: the runs differ in workload or sweep mode; the change column compares unlike loads.", ""]
+    for tag, run in (("A", a), ("B", b)):
+        failing = [f"{s['load']:g}" for s in run["steps"] if s.get("error_rate")]
+        if failing:
+            # A tenant's rate limit or quota answers 429 at the edge and at LiteLLM: those requests
+            # are errors, and latencies and rates cover the answered ones only.
+            lines += [f"Warning: run {tag} has errors at {', '.join(failing)}; see its summary.", ""]
     header = " | ".join(f"{name} A | B | change" for name, _ in COMPARED)
     lines += [f"| {_load_name(a)} | {header} |", "|---:|" + "---:|" * (3 * len(COMPARED))]
     by_load_a = {s["load"]: s for s in a["steps"]}

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import tool
+from bench import hops, tool
 from bench.cluster import Kubectl
-from bench.job import DRIVER, BenchJob, deadline_seconds, render_objects
+from bench.job import DRIVER, BenchJob, deadline_seconds, owned_by, render_objects
 from bench.results import BenchError, parse_driver_output, run_dir_name, write_run
-from bench.spec import BenchSpec, Target, resolve_target
+from bench.spec import BenchSpec, Target
 from bench.workloads import Workload, for_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,13 @@ def default_tokenizer(source: str) -> str:
     return source.removeprefix("hf://") if source.startswith("hf://") else "builtin"
 
 
+def job_name(model: str, hop: str, started: datetime) -> str:
+    """bench-<model>-<hop>-<time>, the model's name cut so the whole fits a label value (63):
+    the name is the pods' `app.kubernetes.io/instance` and the Job controller's job-name label."""
+    suffix = f"-{hop}-{started.strftime('%Y%m%d%H%M%S')}"
+    return f"bench-{model[: 63 - len('bench-') - len(suffix)].rstrip('-')}{suffix}"
+
+
 def plan(stack: str, model_name: str | None, spec: BenchSpec, started: datetime) -> BenchJob:
     """The Job for `model_name` (the stack's only model when None) on `stack`; ValueErrors say why not."""
     from components.serving.vllm import settings
@@ -56,33 +63,46 @@ def plan(stack: str, model_name: str | None, spec: BenchSpec, started: datetime)
     if model_name not in models:
         raise ValueError(f"stack {name!r} has no model {model_name!r}; its models: {', '.join(models) or 'none'}")
     model = models[model_name]
-    serving = settings()
-    target = resolve_target(spec.hop, model.name, serving["namespace"], serving["port"])
+    route = hops.route(cfg, model, spec.hop, spec.tenant)
     workload = for_model(spec.workload, model.task, model.max_model_len)
     spec.step_values()  # refuses fractional concurrency before anything runs
+    hf_token_secret = model.hf_token_secret
+    if hf_token_secret and route.namespace != settings()["namespace"]:
+        # A pod mounts Secrets of its own namespace only; the model's token is in the serving one.
+        if spec.tokenizer is None:
+            raise ValueError(
+                f"model {model.name!r} reads its tokenizer with hfTokenSecret {hf_token_secret!r}, which a Job in "
+                f"{route.namespace!r} (hop {spec.hop!r}) cannot mount: name an ungated tokenizer with --tokenizer"
+            )
+        hf_token_secret = None
     return BenchJob(
-        name=f"bench-{model.name}-{started.strftime('%Y%m%d%H%M%S')}",
-        namespace=serving["namespace"],
+        name=job_name(model.name, spec.hop, started),
+        namespace=route.namespace,
         stack=name,
         model=model.name,
-        target=target,
+        target=route.target,
         workload=workload,
         spec=spec,
         tokenizer=spec.tokenizer or default_tokenizer(model.source),
-        hf_token_secret=model.hf_token_secret,
+        hf_token_secret=hf_token_secret,
+        ca=route.ca,
+        api_key=route.key,
+        tenant=route.tenant,
+        admissions=route.admissions,
     )
 
 
 def record(
     stack: str, target: Target, workload: Workload, spec: BenchSpec, started: datetime,
-    steps: list[dict[str, Any]], exit_code: int,
+    steps: list[dict[str, Any]], exit_code: int, tenant: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The run's results.json."""
+    """The run's results.json (the tenant whose key was sent, by name: never the key)."""
     return {
         "stack": stack,
         "model": target.model,
         "hop": target.hop,
         "target": target.url,
+        "tenant": tenant,
         "workload": workload.name,
         "shape": asdict(workload),
         "mode": spec.mode,
@@ -95,14 +115,18 @@ def record(
 
 
 def run_in_cluster(job: BenchJob, kubectl: Kubectl, out_root: Path, started: datetime, keep: bool = False) -> Path:
-    """Create the Job, wait for it, read the results from its log, write the run folder."""
-    kubectl.create(render_objects(job))
+    """Create the Job (suspended) and the NetworkPolicies it owns, resume it, wait for it, read
+    the results from its log, delete it all, write the run folder."""
+    *policies, suspended = render_objects(job)
+    (created,) = kubectl.create([suspended])
     try:
+        kubectl.create(owned_by(policies, created))
+        kubectl.resume(job.name, job.namespace)
         state = kubectl.wait(job.name, job.namespace, deadline_seconds(job.spec) + 60)
         log = kubectl.logs(job.name, job.namespace)
     finally:
         if not keep:
-            kubectl.delete(job.name, job.namespace)
+            kubectl.delete(job.name, job.namespace, [p["metadata"]["name"] for p in policies])
     try:
         steps, exit_code = parse_driver_output(log, job.spec.step_values())
     except BenchError as err:
@@ -111,7 +135,8 @@ def run_in_cluster(job: BenchJob, kubectl: Kubectl, out_root: Path, started: dat
             f"Job {job.namespace}/{job.name} {state}: {err}\n--- last lines of its log ---\n{tail}"
         ) from None
     folder = out_root / run_dir_name(job.stack, job.model, job.target.hop, started)
-    return write_run(folder, record(job.stack, job.target, job.workload, job.spec, started, steps, exit_code))
+    run = record(job.stack, job.target, job.workload, job.spec, started, steps, exit_code, job.tenant)
+    return write_run(folder, run)
 
 
 def run_local(

@@ -9,13 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Hop = Literal["pods", "pool", "litellm", "edge"]
 HOPS: tuple[str, ...] = ("pods", "pool", "litellm", "edge")
-# Hops whose layer this release does not render yet, and what each needs. They are named now
-# so a run's folder and a comparison speak of hops from the start.
-NOT_YET: dict[str, str] = {
-    "pool": "the model's InferencePool through the Gateway (llm-gateway layer: Gateway API + GIE)",
-    "litellm": "LiteLLM (llm-gateway layer)",
-    "edge": "the tenant edge with a tenant key (llm-gateway layer: Tyk/LiteLLM, tenants)",
-}
 
 
 class BenchSpec(BaseModel):
@@ -24,6 +17,8 @@ class BenchSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     hop: Hop = "pods"
+    # The tenant whose key hops litellm and edge send (default: the first allowed the model).
+    tenant: str | None = None
     workload: str = "chat"
     # A closed-loop sweep over concurrency levels, or an open-loop one over request rates (req/s).
     mode: Literal["concurrency", "rate"] = "concurrency"
@@ -68,13 +63,3 @@ class Target:
 def pods_target(model: str, namespace: str, port: int) -> Target:
     """A model's pods through its ClusterIP Service: no gateway, no router in the path."""
     return Target("pods", f"http://{model}.{namespace}.svc.cluster.local:{port}", model)
-
-
-def resolve_target(hop: str, model: str, namespace: str, port: int) -> Target:
-    if hop == "pods":
-        return pods_target(model, namespace, port)
-    if hop in NOT_YET:
-        raise ValueError(
-            f"hop {hop!r} benchmarks {NOT_YET[hop]}, which this release does not deploy yet; available hops: pods"
-        )
-    raise ValueError(f"unknown hop {hop!r}; hops: {', '.join(HOPS)}")

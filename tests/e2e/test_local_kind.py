@@ -1,5 +1,6 @@
 """End to end on kind: `local` comes up, Argo CD reports every Application Synced and
-Healthy, the model answers a chat completion, a short benchmark Job measures it, a second
+Healthy, the model answers a chat completion, short benchmark Jobs measure it (its pods, and
+through the tenant edge), a second
 preview shows no change, and destroy removes the cluster. Opt-in (E2E=1); needs Docker,
 kind, kubectl and the Pulumi CLI.
 
@@ -190,6 +191,33 @@ def test_short_bench_against_the_local_model(local_stack, tmp_path):
     for step in steps:
         assert step["requests"] > 0 and step["error_rate"] == 0
         assert step["ttft_ms"]["p50"] > 0 and step["output_tokens_per_s"] > 0
+
+
+def test_short_bench_through_the_tenant_edge(local_stack, tmp_path):
+    """One short benchmark Job through the whole path (Tyk over TLS with the tenant's key, LiteLLM,
+    the Gateway): results come back, nothing the runner keeps holds the key, nothing is left."""
+    from bench.cluster import Kubectl
+    from bench.results import load_run
+    from bench.runner import now, plan, run_in_cluster
+    from bench.spec import BenchSpec
+
+    _, kubeconfig, outputs = local_stack
+    model, tenant = outputs["models"].value[0], outputs["tenants"].value[0]
+    started = now()
+    # Concurrency 1: the local tenant's limits (5 requests/s at Tyk, 60 a minute at LiteLLM) hold.
+    spec = BenchSpec(hop="edge", tenant=tenant, steps=(1,), step_seconds=15, warmup_requests=1)
+    job = plan("local", model, spec, started)
+    folder = run_in_cluster(job, Kubectl(kubeconfig=str(kubeconfig)), tmp_path, started)
+    run = load_run(folder)
+    assert run["hop"] == "edge" and run["tenant"] == tenant and run["target"].startswith("https://")
+    (step,) = run["steps"]
+    assert step["requests"] > 0 and step["error_rate"] == 0 and step["ttft_ms"]["p50"] > 0
+    secret = json.loads(kubectl(kubeconfig, "-n", "llm-gateway", "get", "secret", f"tenant-{tenant}-key", "-o", "json"))
+    key = base64.b64decode(secret["data"]["key"])
+    assert all(key not in f.read_bytes() for f in folder.rglob("*") if f.is_file())
+    left = kubectl(kubeconfig, "-n", "llm-gateway", "get", "jobs,networkpolicies", "-o", "name",
+                   "-l", f"app.kubernetes.io/instance={job.name}")  # fmt: skip
+    assert left.strip() == ""
 
 
 def test_second_preview_has_no_changes(local_stack, log):

@@ -30,10 +30,13 @@ class FakeKubectl:
 
     def __call__(self, argv, input=None, **_):
         self.calls.append(argv)
-        verb = next(a for a in argv if a in ("create", "get", "logs", "delete"))
+        verb = next(a for a in argv if a in ("create", "get", "logs", "delete", "patch"))
         out = ""
         if verb == "create":
-            self.created += json.loads(input)["items"]
+            items = [{**o, "metadata": {**o["metadata"], "uid": f"uid-{len(self.created) + i}"}}
+                     for i, o in enumerate(json.loads(input)["items"])]  # fmt: skip
+            self.created += items
+            out = json.dumps(items[0] if len(items) == 1 else {"kind": "List", "items": items})
         elif verb == "get":
             out = json.dumps({"status": {"conditions": self.conditions}})
         elif verb == "logs":
@@ -45,12 +48,29 @@ def test_a_finished_job_becomes_a_run_folder_and_is_deleted(tmp_path):
     job = plan("local", None, BenchSpec(steps=(1, 2)), STARTED)
     fake = FakeKubectl([{"type": "Complete", "status": "True"}], driver_output(export(2), export(1)))
     folder = run_in_cluster(job, Kubectl(kubeconfig="/k", run=fake), tmp_path, STARTED)
-    assert fake.created == render_objects(job)
+    policy, suspended = render_objects(job)
+    # The Job first (suspended), then its policy owned by it, then the Job resumed.
+    assert fake.created[0]["spec"] == suspended["spec"] and suspended["spec"]["suspend"] is True
+    assert fake.created[1]["metadata"]["ownerReferences"][0]["uid"] == "uid-0"
+    assert fake.created[1]["spec"] == policy["spec"]
     assert all(call[:3] == ["kubectl", "--kubeconfig", "/k"] for call in fake.calls)
-    assert ["-n", "inference", "logs", f"job/{job.name}", "-c", "bench"] == fake.calls[2][3:]
+    assert fake.calls[2][3:] == ["-n", "inference", "patch", "job", job.name, "--type", "merge", "-p",
+                                 '{"spec":{"suspend":false}}']  # fmt: skip
+    assert ["-n", "inference", "logs", f"job/{job.name}", "-c", "bench"] == fake.calls[4][3:]
     assert fake.calls[-1][3:8] == ["-n", "inference", "delete", f"job/{job.name}", f"networkpolicy/{job.name}"]
     assert folder.name == "local-qwen25-05b-pods-20260102T030405Z"
     assert [s["load"] for s in load_run(folder)["steps"]] == [1, 2]
+
+
+def test_a_gateway_hop_creates_and_deletes_its_temporary_policy(tmp_path):
+    job = plan("local", None, BenchSpec(hop="pool", steps=(1,)), STARTED)
+    fake = FakeKubectl([{"type": "Complete", "status": "True"}], driver_output(export(1)))
+    run_in_cluster(job, Kubectl(run=fake), tmp_path, STARTED)
+    names = [o["metadata"]["name"] for o in fake.created]
+    assert names == [job.name, job.name, f"{job.name}-to-gateway"]
+    assert all(o["metadata"]["ownerReferences"][0]["name"] == job.name for o in fake.created[1:])
+    deleted = [f"job/{job.name}", f"networkpolicy/{job.name}", f"networkpolicy/{job.name}-to-gateway"]
+    assert fake.calls[-1][1:] == ["-n", "llm-gateway", "delete", *deleted, "--ignore-not-found", "--wait=false"]
 
 
 def test_a_failed_job_is_reported_with_its_log(tmp_path):

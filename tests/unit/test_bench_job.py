@@ -13,7 +13,7 @@ import yaml
 from bench import tool
 from bench.job import DRIVER, RESULTS_DIR, BenchJob, deadline_seconds, render_job, render_objects
 from bench.runner import default_tokenizer, plan, stack_config
-from bench.spec import BenchSpec, pods_target, resolve_target
+from bench.spec import BenchSpec, pods_target
 from bench.workloads import WORKLOADS, for_model
 from components.serving.vllm import render_vllm, settings
 from tests.plain_facts import gke_facts
@@ -106,12 +106,26 @@ def test_gated_tokenizer_reads_the_model_token_as_a_file():
     assert CONFORMANCE.validate(render_job(replace(planned, hf_token_secret="hf-token"))) == []
 
 
-@pytest.mark.parametrize("hop", ["pool", "litellm", "edge"])
-def test_hops_of_layers_not_deployed_are_refused_with_what_they_need(hop):
-    with pytest.raises(ValueError, match="does not deploy yet; available hops: pods"):
-        resolve_target(hop, "m", "inference", 8000)
-    with pytest.raises(ValueError, match=f"hop '{hop}'"):
-        plan("local", None, BenchSpec(hop=hop), STARTED)
+def test_job_is_created_suspended_and_its_policies_are_owned_by_it():
+    from bench.job import owned_by
+
+    *policies, job = render_objects(plan("local", None, BenchSpec(hop="litellm"), STARTED))
+    assert job["spec"]["suspend"] is True  # the runner resumes it once its policies exist
+    created = {**job, "metadata": {**job["metadata"], "uid": "0b7e-uid"}}
+    for policy in owned_by(policies, created):
+        (owner,) = policy["metadata"]["ownerReferences"]
+        assert owner == {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": "0b7e-uid"}
+        assert CONFORMANCE.validate(policy) == []
+    assert all("ownerReferences" not in p["metadata"] for p in policies)  # owned_by copies
+
+
+def test_job_names_fit_a_label_value():
+    from bench.runner import job_name
+
+    assert job_name("qwen25-05b", "pods", STARTED) == "bench-qwen25-05b-pods-20260102030405"
+    longest = job_name("m" * 62 + "x", "litellm", STARTED)
+    assert len(longest) == 63 and longest.endswith("-litellm-20260102030405")
+    assert "--" not in job_name("a" * 33 + "-b" * 15, "litellm", STARTED)
 
 
 def test_unknown_model_and_bad_steps_are_refused():
@@ -166,7 +180,10 @@ def test_cli_renders_the_job_and_refuses_with_the_reason(capsys):
     objects = list(yaml.safe_load_all(capsys.readouterr().out))
     assert [o["kind"] for o in objects] == ["NetworkPolicy", "Job"]
     assert all(CONFORMANCE.validate(o) == [] for o in objects)
-    assert main(["render", "local", "--hop", "edge"]) == 2
-    assert "hop 'edge' benchmarks the tenant edge" in capsys.readouterr().err
+    assert main(["render", "local", "--hop", "edge", "--tenant", "local", "--steps", "1"]) == 0
+    objects = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert objects[-1]["metadata"]["annotations"]["inference-platform/tenant"] == "local"
+    assert main(["render", "dev", "--hop", "edge"]) == 2
+    assert "hop 'edge' cannot benchmark model 'qwen25-7b': it needs the llm-gateway layer" in capsys.readouterr().err
     assert main(["render", "local", "--workload", "embeddings"]) == 2
     assert "needs a model with task 'embedding'" in capsys.readouterr().err

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import ssl
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -21,11 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import tool
-from bench.results import write_run
+from bench import driver, tool
+from bench.results import BenchError, write_run
 from bench.runner import BENCH_VENV, draw_plots, now, record, run_local
 from bench.spec import BenchSpec, Target
-from bench.workloads import Workload
+from bench.workloads import WORKLOADS, Workload
 
 pytestmark = pytest.mark.skipif(
     not (BENCH_VENV / "bin" / tool.NAME).exists() and not os.environ.get("BENCH_REQUIRED"),
@@ -54,6 +57,9 @@ class FakeServer(ThreadingHTTPServer):
         self.in_flight = 0
         self.max_in_flight = 0
         self.requests: list[dict] = []
+        self.authorizations: list[str | None] = []
+        # When set, requests without `Authorization: Bearer <key>` are refused, as LiteLLM and Tyk do.
+        self.key: str | None = None
 
     def handle_error(self, request: object, client_address: object) -> None:
         # The tool closes kept-alive connections when a step ends; that is not a failure.
@@ -98,6 +104,10 @@ class FakeOpenAI(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        self.server.authorizations.append(self.headers.get("Authorization"))
+        if self.server.key and self.headers.get("Authorization") != f"Bearer {self.server.key}":
+            self._json(401, {"error": "invalid key"})
+            return
         if self.path != "/v1/chat/completions" or not body.get("stream"):
             self._json(404, {"error": f"the fake serves streamed chat completions only, not {self.path}"})
             return
@@ -198,3 +208,92 @@ def test_plots_are_drawn(run, tmp_path):
         assert header[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", header[16:24])
         assert width > 500 and height > 300
+
+
+TENANT_KEY = "sk-tenant-key-9f2c1a-never-in-logs"
+
+
+def make_tls(folder: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1, as the layer's CA issues them
+    (ECDSA P-256, the extensions Python's strict verification asks for)."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.crt", "-days", "2", "-subj", "/CN=bench test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "tls.key",
+            "-out", "tls.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "ext.cnf").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+    )
+    openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "tls.crt", "-days", "2", "-extfile", "ext.cnf")  # fmt: skip
+    return folder / "ca.crt", folder / "tls.crt", folder / "tls.key"
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[FakeServer, Path]]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl makes the test CA")
+    ca, cert, key = make_tls(tmp_path)
+    fake = FakeServer()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    fake.socket = context.wrap_socket(fake.socket, server_side=True)
+    fake.key = TENANT_KEY
+    thread = threading.Thread(target=fake.serve_forever, daemon=True)
+    thread.start()
+    yield fake, ca
+    fake.shutdown()
+    fake.server_close()
+
+
+def _tls_run(server: FakeServer, work: Path) -> tuple[list[dict], int]:
+    target = Target("edge", f"https://127.0.0.1:{server.server_address[1]}", "fake")
+    workload = Workload("chat", "chat", "text", input_tokens=32, output_tokens=OUTPUT_TOKENS)
+    spec = BenchSpec(steps=(2,), step_seconds=2, grace_seconds=5, warmup_requests=1)
+    return run_local(target, workload, spec, write_tokenizer(work / "tokenizer"), work, timeout_s=300)
+
+
+def test_a_tenant_hop_over_tls_sends_the_key_and_trusts_the_ca_without_leaking_the_key(
+    tls_server, tmp_path, monkeypatch
+):
+    """What the Job does for hops litellm and edge: the key from a file, the layer's CA added."""
+    server, ca = tls_server
+    key_file = tmp_path / "api-key"
+    key_file.write_text(TENANT_KEY)
+    monkeypatch.setenv(driver.API_KEY_FILE_ENV, str(key_file))
+    monkeypatch.setenv(driver.CA_FILE_ENV, str(ca))
+    work = tmp_path / "work"
+    work.mkdir()
+    steps, code = _tls_run(server, work)
+    assert code == 0 and steps[0]["requests"] > 0 and steps[0]["error_rate"] == 0
+    assert set(server.authorizations) == {f"Bearer {TENANT_KEY}"}
+    # Nothing the runner keeps holds the key: the tool's console (the pod log) and the run folder.
+    log = (work / "tool.log").read_text()
+    assert "--api-key" in log and TENANT_KEY not in log  # the tool echoes its command line, redacted
+    folder = write_run(work / "run", record("test", Target("edge", "u", "fake"), WORKLOADS["chat"],
+                                           BenchSpec(), now(), steps, code, "t"))  # fmt: skip
+    # Nor does the tool write it into any artifact of its own (in the Job, the pod's emptyDir).
+    for path in [*folder.rglob("*"), *(work / "tool").rglob("*")]:
+        if path.is_file():
+            assert TENANT_KEY.encode() not in path.read_bytes(), path
+
+
+def test_without_the_ca_the_tool_refuses_the_certificate(tls_server, tmp_path, monkeypatch):
+    """Verification is on: a certificate from a CA the tool was not given fails every request."""
+    server, _ = tls_server
+    key_file = tmp_path / "api-key"
+    key_file.write_text(TENANT_KEY)
+    monkeypatch.setenv(driver.API_KEY_FILE_ENV, str(key_file))
+    monkeypatch.delenv(driver.CA_FILE_ENV, raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        steps, code = _tls_run(server, work)
+    except BenchError:
+        steps, code = [], 1  # no step exported at all
+    assert server.authorizations == []  # no request got through the handshake
+    assert code != 0 or all(s["error_rate"] == 1 for s in steps)
