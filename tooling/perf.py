@@ -27,10 +27,12 @@ def timed_render(stack: str, out: Path) -> tuple[float, int]:
 
 
 def stack_with_models(source: Path, count: int, folder: Path) -> Path:
-    """The stack file with its first model repeated `count` times under distinct names."""
+    """The stack file with `count` models: its own first model (tenants may name it), then
+    copies of it under distinct names."""
     doc = yaml.safe_load(source.read_text())
     model = doc["config"]["inference-platform:models"][0]
-    doc["config"]["inference-platform:models"] = [dict(model, name=f"perf-{i}") for i in range(count)]
+    copies = [dict(model, name=f"perf-{i}") for i in range(1, count)]
+    doc["config"]["inference-platform:models"] = [model, *copies]
     path = folder / f"Pulumi.perf{count}.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
