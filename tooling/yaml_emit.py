@@ -7,6 +7,7 @@ as JSON strings, which YAML parses as double-quoted scalars, so output round-tri
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -24,25 +25,34 @@ def scalar(value: Any) -> str:
     if isinstance(value, int | float):
         return json.dumps(value)
     if isinstance(value, str):
-        if PLAIN.match(value) and value.lower() not in RESERVED:
-            return value
-        return json.dumps(value)
+        return _string(value)
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _string(value: str) -> str:
+    # Keys and many values (names, labels, images) repeat across objects: decide each once.
+    if PLAIN.match(value) and value.lower() not in RESERVED:
+        return value
+    return json.dumps(value)
+
+
+NESTED = (dict, list)
 
 
 def _lines(value: Any, indent: str) -> list[str]:
     out: list[str] = []
     if isinstance(value, dict):
         for key, item in value.items():
-            head = f"{indent}{scalar(str(key))}:"
-            if isinstance(item, dict | list) and item:
+            head = f"{indent}{_string(str(key))}:"
+            if isinstance(item, NESTED) and item:
                 out.append(head)
                 out.extend(_lines(item, indent + ("  " if isinstance(item, dict) else "")))
             else:
                 out.append(f"{head} {_empty_or_scalar(item)}")
     elif isinstance(value, list):
         for item in value:
-            if isinstance(item, dict | list) and item:
+            if isinstance(item, NESTED) and item:
                 nested = _lines(item, indent + "  ")
                 out.append(f"{indent}- {nested[0][len(indent) + 2:]}")
                 out.extend(nested[1:])

@@ -17,8 +17,8 @@ def _error(line: str) -> ConfigError:
     return ConfigError(f"invalid stack config:\n  {line}")
 
 
-class StackFileLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a duplicated key; PyYAML alone would keep the last one."""
+class _RefuseDuplicates:
+    """Safe loading that refuses a duplicated key; PyYAML alone would keep the last one."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -40,11 +40,35 @@ class StackFileLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+class StackFileLoader(_RefuseDuplicates, yaml.SafeLoader):
+    """Pure-Python parser: slower, but its syntax errors say more (e.g. name a tab)."""
+
+
+if yaml.__with_libyaml__:
+
+    class FastLoader(_RefuseDuplicates, yaml.CSafeLoader):
+        """libyaml parses a large stack file several times faster; a file it refuses is parsed
+        again by StackFileLoader for the better message."""
+
+else:  # PyYAML built without libyaml
+    FastLoader = StackFileLoader
+
+
+def _load(path: Path) -> Any:
+    with path.open(encoding="utf-8") as stream:  # marks carry the stream's name: the file
+        try:
+            return yaml.load(stream, Loader=FastLoader)
+        except yaml.MarkedYAMLError:
+            if FastLoader is StackFileLoader:
+                raise
+    with path.open(encoding="utf-8") as stream:
+        return yaml.load(stream, Loader=StackFileLoader)
+
+
 def read_stack_file(path: Path) -> dict[str, Any]:
     """The `config` mapping of a stack file; a ConfigError names file and line of what is wrong."""
     try:
-        with path.open(encoding="utf-8") as stream:  # marks carry the stream's name: the file
-            doc = yaml.load(stream, Loader=StackFileLoader)
+        doc = _load(path)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

@@ -184,7 +184,12 @@ def scorers(model: ModelSpec) -> tuple[tuple[str, int], ...]:
 
 def scorers_config(model: ModelSpec) -> str:
     """The EPP's EndpointPickerConfig: the scorers, weighted, in the default profile."""
-    weighted = scorers(model)
+    return _scorers_config(scorers(model))
+
+
+@functools.cache
+def _scorers_config(weighted: tuple[tuple[str, int], ...]) -> str:
+    # One text per scorer set, however many models share it (dumping YAML is slow).
     doc = {
         "apiVersion": "inference.networking.x-k8s.io/v1alpha1",
         "kind": "EndpointPickerConfig",
