@@ -18,6 +18,21 @@ class ClusterError(Exception):
     pass
 
 
+def json_documents(text: str) -> list[dict[str, Any]]:
+    """The objects `kubectl create -o json` printed: it prints each created object as a JSON
+    document of its own, one after the other (never one List), so two objects are two documents."""
+    decoder = json.JSONDecoder()
+    found: list[dict[str, Any]] = []
+    position = 0
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if position == len(text):
+            return found
+        document, position = decoder.raw_decode(text, position)
+        found += document.get("items", []) if document.get("kind") == "List" else [document]
+
+
 class Kubectl:
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, run: Callable = subprocess.run):
         self.base = ["kubectl"]
@@ -38,9 +53,7 @@ class Kubectl:
         out = self._call(
             "create", "-f", "-", "-o", "json", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
         )
-        created = json.loads(out) if out.strip() else {}
-        # One object comes back as itself, several as a List.
-        return created.get("items", [created]) if created.get("kind") == "List" else [created]
+        return json_documents(out)
 
     def resume(self, name: str, namespace: str) -> None:
         self._call("-n", namespace, "patch", "job", name, "--type", "merge", "-p", '{"spec":{"suspend":false}}')

@@ -2,7 +2,7 @@
 the URL, the namespace the Job runs in, the CA it trusts, the key it sends, and the stack's
 NetworkPolicies that would not admit it (the Job brings a temporary one for each).
 
-  pods     the model's Service in the serving namespace: no gateway, no router
+  pods     the model's Service in the serving namespace (engine vllm): no gateway, no router
   pool     the Gateway's URL for the model: its HTTPRoute, InferencePool and endpoint picker
   litellm  LiteLLM with a tenant's virtual key, then the Gateway
   edge     Tyk with a tenant's Tyk key: the whole path a tenant's request takes
@@ -104,6 +104,15 @@ def choose_tenant(cfg: Any, hop: str, model: Any, name: str | None) -> str:
 def pods_route(model: Any) -> Route:
     from components.serving.vllm import settings
 
+    if model.engine != "vllm":
+        # Only engine vllm renders a ClusterIP Service named after the model (serving/vllm.py);
+        # KServe, llm-d and KubeAI put their own objects, named and placed their own way, in front.
+        raise _refuse(
+            "pods",
+            model.name,
+            f"engine {model.engine} has no Service of the platform's in front of its pods (engine vllm's "
+            "`<model>` Service is what this hop calls): benchmark it through --hop pool or --hop litellm",
+        )
     serving = settings()
     return Route(pods_target(model.name, serving["namespace"], serving["port"]), serving["namespace"])
 

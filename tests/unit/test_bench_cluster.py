@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.cluster import ClusterError, Kubectl
+from bench.cluster import ClusterError, Kubectl, json_documents
 from bench.job import render_objects
 from bench.results import BenchError, load_run
 from bench.runner import plan, run_in_cluster
@@ -36,7 +36,9 @@ class FakeKubectl:
             items = [{**o, "metadata": {**o["metadata"], "uid": f"uid-{len(self.created) + i}"}}
                      for i, o in enumerate(json.loads(input)["items"])]  # fmt: skip
             self.created += items
-            out = json.dumps(items[0] if len(items) == 1 else {"kind": "List", "items": items})
+            # kubectl create prints every created object as a document of its own (its RunCreate
+            # calls PrintObj once per object), indented, never one List.
+            out = "".join(json.dumps(item, indent=4) + "\n" for item in items)
         elif verb == "get":
             out = json.dumps({"status": {"conditions": self.conditions}})
         elif verb == "logs":
@@ -87,3 +89,13 @@ def test_kubectl_errors_carry_its_message():
 
     with pytest.raises(ClusterError, match="forbidden"):
         Kubectl(run=refuse).create([{"kind": "Job"}])
+
+
+def test_several_created_objects_are_read_from_kubectls_separate_documents():
+    printed = json.dumps({"kind": "NetworkPolicy", "metadata": {"name": "a"}}, indent=4) + "\n"
+    printed += json.dumps({"kind": "NetworkPolicy", "metadata": {"name": "b"}}, indent=4) + "\n"
+    assert [o["metadata"]["name"] for o in json_documents(printed)] == ["a", "b"]
+    fake = FakeKubectl([], "")
+    created = Kubectl(run=fake).create([{"kind": "NetworkPolicy", "metadata": {"name": n}} for n in "ab"])
+    assert [o["metadata"]["uid"] for o in created] == ["uid-0", "uid-1"]
+    assert json_documents("") == []

@@ -257,6 +257,21 @@ def test_models_the_gateway_does_not_route_are_refused(tmp_path):
     assert kserve.target.url.endswith("/llama31-8b/v1")
 
 
+def test_pods_hop_is_refused_where_no_model_service_of_the_platform_exists():
+    # Only engine vllm renders a Service named after the model; the pods hop calls that name.
+    stack = "existing"
+    _, cfg = stack_config(stack)
+    for model in cfg.models:
+        if model.engine == "vllm":
+            continue
+        with pytest.raises(ValueError, match=f"engine {model.engine} has no Service of the platform's"):
+            plan(stack, model.name, BenchSpec(hop="pods", tokenizer="builtin"), STARTED)
+    engines = {m.engine for m in cfg.models}
+    assert engines - {"vllm"}, "the stack must hold models of other engines for this test to check anything"
+    services = [o for o in rendered("local") if o["kind"] == "Service" and o["metadata"]["name"] == "qwen25-05b"]
+    assert services, "the vllm engine's own Service the pods hop calls"
+
+
 def test_tenants_are_chosen_or_refused(tmp_path):
     with pytest.raises(ValueError, match=r"no tenant is allowed it \(team-a: qwen25-05b\)"):
         plan("gateway-hetzner", "bge-small", BenchSpec(hop="litellm", workload="embeddings"), STARTED)

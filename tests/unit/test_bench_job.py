@@ -24,20 +24,35 @@ STARTED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 CONFORMANCE = Conformance(k8s_version="1.33.0")
 
 
-def stack_models() -> list[tuple[str, str]]:
-    """(stack, model) for every text model of every stack file."""
-    pairs = []
+def stack_models() -> list[tuple[str, str, str]]:
+    """(stack, model, hop) for every text model of every stack file: its pods where engine vllm
+    renders their Service, else the first gateway hop the stack has for it."""
+    cases = []
     for path in stack_files():
         _, cfg = stack_config(str(path))
-        pairs += [(str(path), m.name) for m in cfg.models if m.task == "text"]
-    return pairs
+        for model in (m for m in cfg.models if m.task == "text"):
+            if model.engine == "vllm":
+                cases.append((str(path), model.name, "pods"))
+                continue
+            for hop in ("pool", "litellm"):
+                try:
+                    plan(str(path), model.name, BenchSpec(hop=hop, tokenizer="builtin"), STARTED)
+                except ValueError:
+                    continue
+                cases.append((str(path), model.name, hop))
+                break
+    return cases
 
 
-@pytest.mark.parametrize(("stack", "model"), stack_models(), ids=lambda v: stack_name(Path(v)) if "/" in v else v)
-def test_job_for_every_stack_model_is_strictly_valid(stack, model):
+@pytest.mark.parametrize(
+    ("stack", "model", "hop"), stack_models(), ids=lambda v: stack_name(Path(v)) if "/" in v else v
+)
+def test_job_for_every_stack_model_is_strictly_valid(stack, model, hop):
+    tokenizer = None if hop == "pods" else "builtin"  # a gated tokenizer's Secret stays in the serving namespace
     for workload in ("chat", "shared-prefix", "long-context"):
-        for obj in render_objects(plan(stack, model, BenchSpec(workload=workload, steps=(1, 2, 4)), STARTED)):
-            assert CONFORMANCE.validate(obj) == [], f"{stack} {model} {workload} {obj['kind']}"
+        spec = BenchSpec(workload=workload, steps=(1, 2, 4), hop=hop, tokenizer=tokenizer)
+        for obj in render_objects(plan(stack, model, spec, STARTED)):
+            assert CONFORMANCE.validate(obj) == [], f"{stack} {model} {hop} {workload} {obj['kind']}"
 
 
 def test_job_targets_the_service_the_stack_renders():

@@ -115,6 +115,15 @@ def test_series_stay_bounded_and_carry_no_raw_key():
     assert pump["prometheusPump"]["customMetrics"] == ""
 
 
+def test_the_per_key_series_carries_the_murmur128_hash_the_docs_describe():
+    # tyk-charts 5.3.0 sets TYK_GW_HASHKEYFUNCTION from gateway.hashKeyFunction (default
+    # murmur128): Tyk keeps a custom key as a token naming that function and hashes the token
+    # with it for the record's APIKey (docs/gateway.md, tyk_http_status_per_key).
+    gateway_values = values(apps()["tyk"])
+    assert gateway_values["global"]["hashKeys"] is True
+    assert gateway_values["gateway"].get("hashKeyFunction", "murmur128") == "murmur128"
+
+
 def test_the_pump_runs_as_the_image_user_read_only_without_capabilities():
     pump = values(apps()["tyk-pump"])["pump"]
     pod, container = pump["securityContext"], pump["containerSecurityContext"]
