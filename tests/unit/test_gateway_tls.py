@@ -362,3 +362,35 @@ def test_the_tls_sidecars_flags_pass_ghostunnels_own_validation():
     assert "unsafe-target" not in parsed and parsed["target"].startswith(GHOSTUNNEL_SAFE_TARGETS)
     assert parsed["target"].endswith(f":{names.LITELLM_PORT}")
     assert parsed["listen"].endswith(f":{names.LITELLM_TLS_PORT}")
+
+
+def test_tyk_is_restarted_after_each_renewal_by_a_cronjob_that_never_reads_a_key():
+    """Tyk 5.13.1 opens its TLS listener once, with the certificate files as they are then
+    (gateway/proxy_muxer.go reuses the listener, gateway/cert.go loads the files): a CronJob
+    rolls its Deployment after cert-manager renews tyk-gateway-tls."""
+    config_app = children()["tyk-config"]
+    cron = named(config_app, "CronJob", tenants.RELOAD)
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["RESTART_ON_RENEWAL"] == f"{pki.TYK_CERT}:gateway-tyk"
+    # The chart names its Deployment gateway-<fullname> (templates/deployment-gw-repset.yaml).
+    assert f"gateway-{tyk.load_catalog()['tyk'].values['fullnameOverride']}" == "gateway-tyk"
+    # The script comes from a ConfigMap of the same Application.
+    (script,) = [v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v]
+    assert "tenant_reconciler.py" in named(config_app, "ConfigMap", script)["data"]
+    role = named(config_app, "Role", tenants.RELOAD)
+    rules = {(r["apiGroups"][0], r["resources"][0]): (r["verbs"], r["resourceNames"]) for r in role["rules"]}
+    assert rules == {
+        ("cert-manager.io", "certificates"): (["get"], [pki.TYK_CERT]),
+        ("apps", "deployments"): (["get", "patch"], ["gateway-tyk"]),
+    }
+    policy = named(config_app, "NetworkPolicy", tenants.RELOAD)["spec"]
+    assert policy["ingress"] == [] and policy["podSelector"]["matchLabels"] == pod_labels(cron)
+    assert tenants.RELOAD not in {o["metadata"]["name"] for o in resources(children(config(gateway=OFF))["tyk-config"])}
+
+
+def pod_labels(cron: dict[str, Any]) -> dict[str, str]:
+    labels = cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    return {k: v for k, v in labels.items() if k == "app.kubernetes.io/name"}
