@@ -1,7 +1,9 @@
 """Reconcile tenants in the cluster: LiteLLM teams and virtual keys, Tyk keys, their Secrets.
 
 Runs as the tenants sync-hook Job (python -m not needed: the file is mounted from a ConfigMap
-and run as a script). Standard library only, so the Job's image is a plain pinned Python.
+and run as a script). Standard library only, so the Job's image is a plain pinned Python. The
+same file is the secrets hook (ENSURE_SECRETS) and, with TLS, the CronJob that restarts Tyk once
+cert-manager has renewed its listener's certificate (RESTART_ON_RENEWAL).
 
 Keys are generated here, in the cluster, and kept as Secrets `tenant-<name>-litellm-key` and
 `tenant-<name>-key` (created only when absent). The Secrets are the source of truth: each run
@@ -46,10 +48,12 @@ class Http:
         self.context = context
         self.timeout = timeout
 
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def call(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base + path, data=data, method=method)
-        for key, value in {**self.headers, "Content-Type": "application/json"}.items():
+        for key, value in {**self.headers, "Content-Type": content_type}.items():
             request.add_header(key, value)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as response:
@@ -272,6 +276,35 @@ def bootstrap(wanted: list[str], store: Secrets) -> list[str]:
     return changes
 
 
+# Kept on the pod template of the Deployment serving a certificate: the Certificate's
+# status.revision its pods were started with.
+REVISION_ANNOTATION = "inference-platform/certificate-revision"
+
+
+def restart_on_renewal(api: Http, namespace: str, certificate: str, deployment: str) -> list[str]:
+    """Roll `deployment` when cert-manager has issued `certificate` again since its pods started.
+
+    Tyk loads its listener's certificate once, when the listener opens: a renewed Secret is
+    served only by pods started after it. The revision (cert-manager's count of issuances) is
+    read from the Certificate, never from its Secret (which holds the key), and written to the
+    pod template, which rolls the pods like `kubectl rollout restart`. Without the annotation,
+    revision 1 is the only certificate the pods can have started with: nothing to do.
+    """
+    _, cert = api.call("GET", f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificates/{certificate}")
+    revision = ((cert or {}).get("status") or {}).get("revision")
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}"
+    status, found = api.call("GET", path)
+    if not revision or status != 200:
+        return []  # not issued yet, or nothing serves it yet
+    template = ((found or {}).get("spec") or {}).get("template") or {}
+    have = ((template.get("metadata") or {}).get("annotations") or {}).get(REVISION_ANNOTATION)
+    if have == str(revision) or (have is None and revision == 1):
+        return []
+    patch = {"spec": {"template": {"metadata": {"annotations": {REVISION_ANNOTATION: str(revision)}}}}}
+    api.call("PATCH", path, patch, content_type="application/strategic-merge-patch+json")
+    return [f"deployment {deployment} restarted: certificate {certificate} is at revision {revision}"]
+
+
 Clients = Callable[[], tuple[Http, Http, Secrets]]
 
 
@@ -289,8 +322,10 @@ def run(spec: dict[str, Any], clients: Clients, attempts: int, pause: float) -> 
 
 
 def main(env: Mapping[str, str] = os.environ, sa_dir: str = SA_DIR) -> int:
-    """The Job's entry point: ENSURE_SECRETS set, the secrets hook; otherwise, tenants."""
-    bootstrap_only = "ENSURE_SECRETS" in env
+    """The Job's entry point: ENSURE_SECRETS set, the secrets hook; RESTART_ON_RENEWAL
+    (`<certificate>:<deployment>`), the renewal restart; otherwise, tenants."""
+    renewal = env.get("RESTART_ON_RENEWAL", "")
+    bootstrap_only = "ENSURE_SECRETS" in env or bool(renewal)
     spec: dict[str, Any] = {"tenants": []}
     if not bootstrap_only:
         with open(env["TENANTS_FILE"]) as handle:
@@ -316,6 +351,12 @@ def main(env: Mapping[str, str] = os.environ, sa_dir: str = SA_DIR) -> int:
         tyk = Http(env["TYK_URL"], {"x-tyk-authorization": tyk_secret}, layer)
         return litellm, tyk, Secrets(kube, namespace)
 
+    if renewal:
+        certificate, deployment = renewal.split(":")
+        store = clients()[2]
+        changes = restart_on_renewal(store.api, store.namespace, certificate, deployment)
+        print("\n".join(changes) or f"{deployment} serves the current revision of {certificate}")
+        return 0
     if bootstrap_only:
         changes = bootstrap(env["ENSURE_SECRETS"].split(","), clients()[2])
         print("\n".join(changes) or "every secret exists")

@@ -3,7 +3,8 @@
 The Jobs run components/gateway/tenant_reconciler.py (standard-library Python, mounted from a
 ConfigMap). The secrets hook (`tyk-secrets`, a Sync hook of tyk-config) creates random Secrets
 only when absent; the reconcile Job (`tenant-reconciler`, a PostSync hook of tyk-tenants)
-brings LiteLLM teams and keys and Tyk keys in line with `tenants`.
+brings LiteLLM teams and keys and Tyk keys in line with `tenants`. With TLS, the CronJob
+`tyk-certificate-reload` (tyk-config) restarts Tyk after cert-manager renews its certificate.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from components.gateway.tyk_shared import (
     LITELLM_POD,
     ORG_ID,
     RECONCILER_POD,
+    RELOAD_POD,
     SECRETS_POD,
     STORE_SECRET,
+    TYK_DEPLOYMENT,
     TYK_POD,
     egress_to,
     meta,
@@ -235,3 +238,41 @@ def tenant_objects(cfg: StackConfig) -> list[dict[str, Any]]:
             credentials,
         ),
     ]
+
+
+RELOAD = "tyk-certificate-reload"
+# Hourly: a check is two reads; Tyk is restarted only in the hour after a renewal, well inside
+# renewBefore (30 days by default), while the old certificate is still valid.
+RELOAD_SCHEDULE = "41 * * * *"
+
+
+def certificate_reload(cfg: StackConfig) -> list[dict[str, Any]]:
+    """The CronJob that restarts Tyk once cert-manager has renewed `tyk-gateway-tls` (Tyk loads
+    its listener's certificate at start only), its RBAC and NetworkPolicy. Nothing without TLS.
+
+    RBAC: get on that one Certificate (its status, not its Secret's key) and get/patch on Tyk's
+    Deployment alone. It runs the reconciler's file from the secrets hook's ConfigMap."""
+    if not pki.enabled(cfg):
+        return []
+    certificate = {"apiGroups": ["cert-manager.io"], "resources": ["certificates"], "verbs": ["get"]}
+    deployment = {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "patch"]}
+    rules = [certificate | {"resourceNames": [pki.TYK_CERT]}, deployment | {"resourceNames": [TYK_DEPLOYMENT]}]
+    account, _, binding = _rbac(RELOAD, [])
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(RELOAD), "rules": rules}
+    env = [{"name": "RESTART_ON_RENEWAL", "value": f"{pki.TYK_CERT}:{TYK_DEPLOYMENT}"}]
+    job = _job(RELOAD, RELOAD_POD, "", env, "tyk-secrets")
+    cron = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": meta(RELOAD, RELOAD_POD),
+        "spec": {
+            "schedule": RELOAD_SCHEDULE,
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 1,
+            "jobTemplate": {"metadata": {"labels": {**LABELS, **RELOAD_POD}}, "spec": job["spec"]},
+        },
+    }
+    # The API server only: no DNS (its address comes from the environment), nothing reaches it.
+    return [account, role, binding, network_policy(RELOAD, RELOAD_POD, [], [KUBE_API]), cron]
+

@@ -3,8 +3,8 @@
 Children of the llm-gateway root, in sync-wave order:
 - `tyk-config` (wave 10): the API definitions (the key-authenticated API, and a JWT entrance per
   tenant with an `oidcGroup`) and one policy per tenant as files (ConfigMaps the gateway mounts
-  as its app and policy directories), the `tyk-gateway` Service, NetworkPolicies, and the
-  secrets hook (components/gateway/tenants.py).
+  as its app and policy directories), the `tyk-gateway` Service, NetworkPolicies, the
+  secrets hook and, with TLS, the certificate reload CronJob (components/gateway/tenants.py).
 - `tyk-redis` (wave 11): Valkey, the Valkey project's chart (catalog entry tyk-redis).
 - `tyk` (wave 20): the tyk-gateway chart (catalog entry tyk).
 - `tyk-pump` (wave 21): Tyk Pump, analytics records to Prometheus (components/gateway/tyk_pump.py);
@@ -31,7 +31,7 @@ from components.config import StackConfig
 from components.config.gateway import OidcConfig
 from components.config.tenants import Tenant
 from components.gateway import names, pki, tyk_pump
-from components.gateway.tenants import secrets_hook, tenant_objects
+from components.gateway.tenants import certificate_reload, secrets_hook, tenant_objects
 from components.gateway.tyk_shared import (
     API_ID,
     DNS,
@@ -268,8 +268,9 @@ def tls_values(cfg: StackConfig, base: dict[str, Any]) -> dict[str, Any]:
     the certificate mounted from `gateway.tls.secretName` (the layer's tyk-gateway-tls; the
     chart's own default certificate is not installed). Upstream, Tyk 5.13.1 has no CA setting: it
     verifies LiteLLM against Go's system roots, which read every file in SSL_CERT_DIR besides
-    the image's bundle; the layer's CA is mounted there. Tyk loads both at start (a renewed
-    certificate takes a restart: docs/gateway.md#tls)."""
+    the image's bundle; the layer's CA is mounted there. Tyk loads both at start: a renewed
+    listener certificate is served after a restart, which the CronJob of certificate_reload
+    makes (docs/gateway.md#tls)."""
     if not pki.enabled(cfg):
         return {}
     gateway = base.get("gateway") or {}
@@ -305,6 +306,7 @@ def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
         service(pki.enabled(cfg)),
         *network_policies(cfg),
         *secrets_hook(cfg),
+        *certificate_reload(cfg),
         *tyk_pump.objects(cfg),
     ]
     apps = [_child("tyk-config", CONFIG_WAVE, manifests_source(config, "tyk-config"), cfg)]

@@ -16,6 +16,10 @@ TYK_POD = names.TYK_POD
 STORE_POD = {"app.kubernetes.io/name": "valkey", "app.kubernetes.io/instance": "tyk-redis"}
 RECONCILER_POD = names.RECONCILER_POD
 SECRETS_POD = {"app.kubernetes.io/name": "tyk-secrets"}
+RELOAD_POD = {"app.kubernetes.io/name": "tyk-certificate-reload"}
+# The chart names its Deployment `gateway-<fullname>` (templates/deployment-gw-repset.yaml);
+# the catalog sets fullnameOverride: tyk.
+TYK_DEPLOYMENT = "gateway-tyk"
 LABELS = {"app.kubernetes.io/part-of": "inference-platform", "app.kubernetes.io/component": "tyk"}
 
 

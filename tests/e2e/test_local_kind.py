@@ -105,7 +105,11 @@ def post_tls(port: int, host: str, ca: Path, path: str, body: bytes, headers: di
     context = ssl.create_default_context(cafile=str(ca))
     connection = http.client.HTTPSConnection(host, port, context=context, timeout=120)
     raw = socket.create_connection(("127.0.0.1", port), timeout=120)
-    connection.sock = context.wrap_socket(raw, server_hostname=host)
+    try:
+        connection.sock = context.wrap_socket(raw, server_hostname=host)
+    except OSError:
+        raw.close()
+        raise
     try:
         connection.request("POST", path, body, headers)
         response = connection.getresponse()
@@ -145,6 +149,10 @@ def chat_through(
                 if err.code < 500:
                     raise  # an answer (a refusal), not a hop still coming up
                 time.sleep(2)
+            except ssl.SSLCertVerificationError:
+                # Also an answer: the hop serves a certificate the CA does not vouch for (an
+                # OSError too, which would otherwise be retried as a hop still coming up).
+                raise
             except OSError:
                 time.sleep(2)
         pytest.fail(f"no answer through svc/{service} in {namespace}")

@@ -101,9 +101,20 @@ class FakeTyk(Fake):
 class FakeKube(Fake):
     def __init__(self):
         super().__init__(("Authorization", "Bearer sa-token"))
-        self.state = {"secrets": {}}
+        self.state = {"secrets": {}, "certificates": {}, "deployments": {}}
 
     def handle(self, method, path, body):
+        for kind, base in (
+            ("certificates", "/apis/cert-manager.io/v1/namespaces/llm-gateway/certificates/"),
+            ("deployments", "/apis/apps/v1/namespaces/llm-gateway/deployments/"),
+        ):
+            if path.startswith(base):
+                found = self.state[kind].get(path.removeprefix(base))
+                if found is None:
+                    return 404, None
+                if method == "PATCH":  # strategic merge, as far as maps go
+                    merge(found, body)
+                return (200, found) if method in ("GET", "PATCH") else (500, None)
         base = "/api/v1/namespaces/llm-gateway/secrets"
         if method == "GET" and path.startswith(base + "/"):
             found = self.state["secrets"].get(path.rsplit("/", 1)[1])
@@ -118,6 +129,18 @@ class FakeKube(Fake):
         return 500, None
 
 
+def merge(into: dict[str, Any], patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge(into[key], value)
+        else:
+            into[key] = value
+
+
+# The API server answers a PATCH in any other type (plain JSON included) with 415.
+PATCH_TYPES = ("application/strategic-merge-patch+json", "application/merge-patch+json", "application/json-patch+json")
+
+
 def serve(fake: Fake) -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
         def _any(self):
@@ -127,6 +150,8 @@ def serve(fake: Fake) -> tuple[ThreadingHTTPServer, str]:
             header, value = fake.auth
             if self.headers.get(header) != value:
                 status, payload = 401, None
+            elif self.command == "PATCH" and self.headers.get("Content-Type") not in PATCH_TYPES:
+                status, payload = 415, None
             elif fake.fail.get(self.path.split("?")[0], 0) > 0:
                 fake.fail[self.path.split("?")[0]] -= 1
                 status, payload = 503, None
@@ -138,7 +163,7 @@ def serve(fake: Fake) -> tuple[ThreadingHTTPServer, str]:
             self.end_headers()
             self.wfile.write(raw)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _any  # noqa: N815 (http.server dispatches on these names)
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any  # noqa: N815 (http.server dispatches on these names)
 
         def log_message(self, *args):
             pass
@@ -369,3 +394,35 @@ def test_the_hook_entry_point_creates_the_secrets(world, tmp_path, capsys):
     assert set(world["fakes"]["kube"].state["secrets"]) == {"tyk-gateway-secret", "tyk-redis-auth"}
     assert rec.main(env, sa) == 0
     assert capsys.readouterr().out.strip().endswith("every secret exists")
+
+
+def test_tyk_is_restarted_once_after_each_renewal_of_its_certificate(world, tmp_path, capsys):
+    """RESTART_ON_RENEWAL: Tyk's pods load the listener certificate at start, so a renewal (a new
+    status.revision of the Certificate) rolls the Deployment once; nothing else does."""
+    kube = world["fakes"]["kube"]
+    env, sa = job_env(world, tmp_path, RESTART_ON_RENEWAL="tyk-gateway-tls:gateway-tyk")
+
+    def run() -> list[str]:
+        before = len(kube.log)
+        assert rec.main(env, sa) == 0
+        return [method for method, _ in kube.log[before:]]
+
+    def annotations() -> dict[str, str]:
+        return kube.state["deployments"]["gateway-tyk"]["spec"]["template"]["metadata"].get("annotations", {})
+
+    assert "PATCH" not in run()  # nothing issued yet, nothing deployed
+    kube.state["certificates"]["tyk-gateway-tls"] = {"status": {"revision": 1}}
+    assert "PATCH" not in run()  # issued, not yet served by anything
+    kube.state["deployments"]["gateway-tyk"] = {"spec": {"template": {"metadata": {"labels": {"app": "tyk"}}}}}
+    assert "PATCH" not in run()  # the pods can only have started with the first issuance
+    kube.state["certificates"]["tyk-gateway-tls"]["status"]["revision"] = 2
+    assert run().count("PATCH") == 1
+    assert annotations() == {rec.REVISION_ANNOTATION: "2"}
+    assert "restarted" in capsys.readouterr().out
+    assert "PATCH" not in run()  # the pods started with revision 2
+    kube.state["certificates"]["tyk-gateway-tls"]["status"]["revision"] = 3
+    assert run().count("PATCH") == 1 and annotations() == {rec.REVISION_ANNOTATION: "3"}
+    assert kube.state["deployments"]["gateway-tyk"]["spec"]["template"]["metadata"]["labels"] == {"app": "tyk"}
+    # It reads the Certificate and the Deployment, never a Secret (the key's).
+    assert not [path for _, path in kube.log if "/secrets" in path]
+

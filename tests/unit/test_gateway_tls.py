@@ -4,7 +4,10 @@ Issuers, Certificates, chart values, Services, policies and URLs say."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -285,3 +288,109 @@ def test_plain_routing_helpers_keep_their_http_defaults():
     assert routing.gateway(facts())["spec"]["listeners"][0]["protocol"] == "HTTP"
     assert names.litellm_url() == "http://litellm.llm-gateway.svc.cluster.local:4000"
     assert operator_facts()["gatewayClass"] == "istio"
+
+
+def _sans(apps: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+    """Certificate name -> every DNS name and IP address it is issued for."""
+    return {
+        o["metadata"]["name"]: {*o["spec"].get("dnsNames", []), *o["spec"].get("ipAddresses", [])}
+        for o in resources(apps["gateway-pki"])
+        if o["kind"] == "Certificate"
+    }
+
+
+def _host(url: str) -> str:
+    host = urlsplit(url).hostname
+    assert host
+    return host
+
+
+@pytest.mark.parametrize("at", [facts(), managed_facts()], ids=["istio", "gke"])
+def test_every_caller_verifies_a_name_its_hops_certificate_carries(at):
+    """Read from the rendered objects, not the constants: each caller's client checks the host
+    it connects to against the certificate (Go's http.Transport, Python's ssl, Prometheus'
+    serverName), so a host missing from the certificate's SANs fails that hop closed."""
+    apps = children(at=at)
+    sans = _sans(apps)
+    api = json.loads(named(apps["tyk-config"], "ConfigMap", "tyk-apps")["data"]["llm.json"])
+    job = named(apps["tyk-tenants"], "Job", "tenant-reconciler")
+    env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    monitor = named(apps["litellm-policies"], "ServiceMonitor", "litellm")["spec"]["endpoints"][0]
+    model_list = values(apps["litellm"])["proxy_config"]["model_list"]
+    model_hosts = {_host(e["litellm_params"]["api_base"]) for e in model_list}
+    calls = {
+        ("tyk -> litellm", _host(api["proxy"]["target_url"])): pki.LITELLM_CERT,
+        ("reconciler -> litellm", _host(env["LITELLM_URL"])): pki.LITELLM_CERT,
+        ("reconciler -> tyk", _host(env["TYK_URL"])): pki.TYK_CERT,
+        ("prometheus -> litellm", monitor["tlsConfig"]["serverName"]): pki.LITELLM_CERT,
+        **{("litellm -> gateway", host): pki.GATEWAY_CERT for host in model_hosts},
+    }
+    assert {call: cert for call, cert in calls.items() if call[1] not in sans[cert]} == {}
+
+
+def test_make_ups_printed_call_names_a_host_of_tyks_certificate():
+    script = (Path(__file__).parents[2] / "scripts/up-local.sh").read_text()
+    (host,) = set(re.findall(r"--connect-to ([a-z0-9.-]+):8080:127\.0\.0\.1:8080", script))
+    assert f"https://{host}:8080/" in script
+    assert host in _sans(children())[pki.TYK_CERT]
+
+
+# ghostunnel v1.11.1 (main.go): server-mode flags and the rules its flag validation applies
+# before it starts (serverValidateFlags, validateServerTarget, consideredSafe).
+GHOSTUNNEL_FLAGS = {
+    "listen", "target", "cert", "key", "keystore", "cacert", "disable-authentication", "allow-all",
+    "allow-cn", "allow-ou", "allow-dns", "allow-uri", "timed-reload", "status", "connect-timeout",
+    "close-timeout", "shutdown-timeout", "max-conn-lifetime", "max-concurrent-conns", "quiet",
+    "unsafe-target", "skip-resolve",
+}  # fmt: skip
+GHOSTUNNEL_SAFE_TARGETS = ("unix:", "systemd:", "launchd:", "127.0.0.1:", "[::1]:", "localhost:")
+
+
+def test_the_tls_sidecars_flags_pass_ghostunnels_own_validation():
+    (proxy,) = values(children()["litellm"])["extraContainers"]
+    command, *flags = proxy["args"]
+    assert command == "server"
+    parsed = dict(f[2:].partition("=")[::2] for f in flags)
+    assert set(parsed) <= GHOSTUNNEL_FLAGS
+    # One credential source: the --cert/--key pair of the mounted Secret.
+    assert "keystore" not in parsed and {"cert", "key"} <= set(parsed)
+    mounted = {m["mountPath"] for m in proxy["volumeMounts"]}
+    assert {parsed["cert"].rsplit("/", 1)[0], parsed["key"].rsplit("/", 1)[0]} <= mounted
+    # One access-control choice: --disable-authentication excludes every --allow-* flag.
+    assert "disable-authentication" in parsed and not [f for f in parsed if f.startswith("allow-")]
+    # Without --unsafe-target the target must be local.
+    assert "unsafe-target" not in parsed and parsed["target"].startswith(GHOSTUNNEL_SAFE_TARGETS)
+    assert parsed["target"].endswith(f":{names.LITELLM_PORT}")
+    assert parsed["listen"].endswith(f":{names.LITELLM_TLS_PORT}")
+
+
+def test_tyk_is_restarted_after_each_renewal_by_a_cronjob_that_never_reads_a_key():
+    """Tyk 5.13.1 opens its TLS listener once, with the certificate files as they are then
+    (gateway/proxy_muxer.go reuses the listener, gateway/cert.go loads the files): a CronJob
+    rolls its Deployment after cert-manager renews tyk-gateway-tls."""
+    config_app = children()["tyk-config"]
+    cron = named(config_app, "CronJob", tenants.RELOAD)
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["RESTART_ON_RENEWAL"] == f"{pki.TYK_CERT}:gateway-tyk"
+    # The chart names its Deployment gateway-<fullname> (templates/deployment-gw-repset.yaml).
+    assert f"gateway-{tyk.load_catalog()['tyk'].values['fullnameOverride']}" == "gateway-tyk"
+    # The script comes from a ConfigMap of the same Application.
+    (script,) = [v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v]
+    assert "tenant_reconciler.py" in named(config_app, "ConfigMap", script)["data"]
+    role = named(config_app, "Role", tenants.RELOAD)
+    rules = {(r["apiGroups"][0], r["resources"][0]): (r["verbs"], r["resourceNames"]) for r in role["rules"]}
+    assert rules == {
+        ("cert-manager.io", "certificates"): (["get"], [pki.TYK_CERT]),
+        ("apps", "deployments"): (["get", "patch"], ["gateway-tyk"]),
+    }
+    policy = named(config_app, "NetworkPolicy", tenants.RELOAD)["spec"]
+    assert policy["ingress"] == [] and policy["podSelector"]["matchLabels"] == pod_labels(cron)
+    assert tenants.RELOAD not in {o["metadata"]["name"] for o in resources(children(config(gateway=OFF))["tyk-config"])}
+
+
+def pod_labels(cron: dict[str, Any]) -> dict[str, str]:
+    labels = cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    return {k: v for k, v in labels.items() if k == "app.kubernetes.io/name"}
