@@ -45,14 +45,19 @@ def _changed_in_period(events: list[tuple[float, int]], now: float, period: int)
     return sum(change for t, change in events if t > now - period)
 
 
+def _period_start(current: int, ups: list[tuple[float, int]], downs: list[tuple[float, int]], now: float,
+                  period: int) -> int:
+    """The replica count at the start of a policy's period: the changes made within it undone."""
+    return current - _changed_in_period(ups, now, period) + _changed_in_period(downs, now, period)
+
+
 def up_limit(current: int, ups: list[tuple[float, int]], downs: list[tuple[float, int]], rules: Direction,
              now: float) -> int:
     if rules.select == "Disabled":
         return current
     results = []
     for rule in rules.policies:
-        start = current - _changed_in_period(ups, now, rule.period_seconds) + _changed_in_period(
-            downs, now, rule.period_seconds)
+        start = _period_start(current, ups, downs, now, rule.period_seconds)
         if rule.type == "Pods":
             results.append(start + rule.value)
         else:
@@ -66,8 +71,7 @@ def down_limit(current: int, ups: list[tuple[float, int]], downs: list[tuple[flo
         return current
     results = []
     for rule in rules.policies:
-        start = current - _changed_in_period(ups, now, rule.period_seconds) + _changed_in_period(
-            downs, now, rule.period_seconds)
+        start = _period_start(current, ups, downs, now, rule.period_seconds)
         if rule.type == "Pods":
             results.append(start - rule.value)
         else:

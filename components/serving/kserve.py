@@ -27,6 +27,7 @@ import shlex
 from typing import Any
 
 from components.config.modelspec import ModelSpec
+from components.security import restricted_container, restricted_pod
 from components.serving import vllm
 from components.serving.scaling import scaled_object
 
@@ -96,26 +97,14 @@ def pod_template(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent",
         "env": _env(model),
         "resources": vllm._resources(model),
-        # vLLM's images run as root by default; the preset asks for non-root.
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "runAsNonRoot": True,
-            "runAsUser": vllm.UID,
-            "runAsGroup": vllm.UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        # vLLM's images run as root by default; the preset asks for non-root. The root file
+        # system stays writable here, as the preset's template leaves it.
+        "securityContext": {k: v for k, v in restricted_container(vllm.UID).items() if k != "readOnlyRootFilesystem"},
     }
     spec: dict[str, Any] = {
         "serviceAccountName": model.name,
         "automountServiceAccountToken": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": vllm.UID,
-            "runAsGroup": vllm.UID,
-            "fsGroup": vllm.UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_pod(vllm.UID),
         "containers": [container],
     }
     pool = vllm._gpu_pool(model, facts)

@@ -17,6 +17,7 @@ from typing import Any
 
 from components.catalog import load_catalog
 from components.config.modelspec import GIB, ModelSpec, quantity_bytes
+from components.security import SECCOMP, restricted_pod
 from components.serving import vllm
 
 # Model.spec.engine per backend (the CRD's enum spelling).
@@ -198,26 +199,20 @@ def render_kubeai(model: ModelSpec, facts: dict[str, Any], _namespace: str) -> l
 # read; a stack with a FasterWhisper model runs its KubeAI pods as the images' own user (root),
 # still without capabilities or privilege escalation.
 ROOT_BACKENDS = ("faster-whisper",)
-POD_SECURITY = {
-    "runAsNonRoot": True,
-    "runAsUser": vllm.UID,
-    "runAsGroup": vllm.UID,
-    "fsGroup": vllm.UID,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+POD_SECURITY = restricted_pod(vllm.UID)
 CONTAINER_SECURITY = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": False,
     "runAsNonRoot": True,
     "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
+    "seccompProfile": dict(SECCOMP),
 }
 
 
 def pod_security(backends: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(pod, container) security context for model pods of these backends."""
     if set(ROOT_BACKENDS) & backends:
-        pod = {"seccompProfile": {"type": "RuntimeDefault"}}
+        pod = {"seccompProfile": dict(SECCOMP)}
         container = {k: v for k, v in CONTAINER_SECURITY.items() if k != "runAsNonRoot"}
         return pod, container
     return dict(POD_SECURITY), dict(CONTAINER_SECURITY)

@@ -22,6 +22,7 @@ import yaml
 
 from components.catalog import load_data
 from components.config.modelspec import ModelSpec, Replicas
+from components.security import restricted_container
 from components.serving import vllm
 
 ROLE = "llm-d.ai/role"
@@ -99,15 +100,7 @@ def _sidecar(vllm_port: int) -> dict[str, Any]:
         ],
         "ports": [{"name": "http", "containerPort": cfg["port"], "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": vllm.UID,
-            "runAsGroup": vllm.UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container(vllm.UID),
     }
 
 
