@@ -54,6 +54,21 @@ CONFIG_WAVE = 10
 TENANTS_WAVE = 30
 
 
+def _upstream_authorization(key: str) -> dict[str, Any]:
+    """An API's one unversioned version, which sends LiteLLM `Bearer <key>` (a Tyk variable)."""
+    return {
+        "not_versioned": True,
+        "default_version": "Default",
+        "versions": {
+            "Default": {
+                "name": "Default",
+                "use_extended_paths": True,
+                "global_headers": {"Authorization": f"Bearer {key}"},
+            }
+        },
+    }
+
+
 def api_definition(tls: bool = False) -> dict[str, Any]:
     """The one API: every path to LiteLLM, auth by key, the tenant's LiteLLM key injected upstream.
     With `tls`, LiteLLM's TLS port; Tyk verifies its certificate against the system roots, to
@@ -70,19 +85,9 @@ def api_definition(tls: bool = False) -> dict[str, Any]:
         # The client's Tyk key goes no further than Tyk.
         "strip_auth_data": True,
         "proxy": {"listen_path": "/", "target_url": names.litellm_url(tls), "strip_listen_path": False},
-        "version_data": {
-            "not_versioned": True,
-            "default_version": "Default",
-            "versions": {
-                "Default": {
-                    "name": "Default",
-                    "use_extended_paths": True,
-                    # $tyk_meta.* reads the session's meta_data (gateway/mw_url_rewrite.go, applied by
-                    # mw_modify_headers.go to global headers); the reconciler puts the key there.
-                    "global_headers": {"Authorization": "Bearer $tyk_meta.litellm_key"},
-                }
-            },
-        },
+        # $tyk_meta.* reads the session's meta_data (gateway/mw_url_rewrite.go, applied by
+        # mw_modify_headers.go to global headers); the reconciler puts the key there.
+        "version_data": _upstream_authorization("$tyk_meta.litellm_key"),
     }
 
 
@@ -122,17 +127,7 @@ def jwt_api(tenant: Tenant, oidc: OidcConfig, tls: bool = False) -> dict[str, An
             "target_url": names.litellm_url(tls),
             "strip_listen_path": True,
         },
-        "version_data": {
-            "not_versioned": True,
-            "default_version": "Default",
-            "versions": {
-                "Default": {
-                    "name": "Default",
-                    "use_extended_paths": True,
-                    "global_headers": {"Authorization": f"Bearer $secret_env.{key_env(tenant.name)}"},
-                }
-            },
-        },
+        "version_data": _upstream_authorization(f"$secret_env.{key_env(tenant.name)}"),
     }
 
 
