@@ -44,7 +44,7 @@ class Route:
 
     target: Target
     namespace: str
-    # The layer's CA certificate (Secret, item) when the hop serves TLS.
+    # The CA certificate (Secret, item) that verifies the hop, when it serves TLS.
     ca: tuple[str, str] | None = None
     # The Secret and item holding the key the tool sends (`Authorization: Bearer`).
     key: tuple[str, str] | None = None
@@ -101,7 +101,8 @@ def choose_tenant(cfg: Any, hop: str, model: Any, name: str | None) -> str:
     raise _refuse(hop, model.name, f"no tenant is allowed it ({listed})")
 
 
-def pods_route(model: Any) -> Route:
+def pods_route(cfg: Any, model: Any) -> Route:
+    from components.serving import serving_tls
     from components.serving.vllm import settings
 
     if model.engine != "vllm":
@@ -114,7 +115,14 @@ def pods_route(model: Any) -> Route:
             "`<model>` Service is what this hop calls): benchmark it through --hop pool or --hop litellm",
         )
     serving = settings()
-    return Route(pods_target(model.name, serving["namespace"], serving["port"]), serving["namespace"])
+    # The model's pods serve HTTPS when the Gateway reaches them so; the model's own Secret
+    # (serving namespace, where the Job runs) carries the CA that signed their certificate.
+    tls = serving_tls.for_model(cfg, gateway_facts(cfg), model) is not None
+    return Route(
+        pods_target(model.name, serving["namespace"], serving["port"], tls),
+        serving["namespace"],
+        ca=(serving_tls.secret_name(model.name), serving_tls.CA_KEY) if tls else None,
+    )
 
 
 def pool_route(cfg: Any, model: Any) -> Route:
@@ -191,7 +199,7 @@ def route(cfg: Any, model: Any, hop: str, tenant: str | None = None) -> Route:
     if tenant is not None and hop not in KEY_SECRETS:
         raise ValueError(f"--tenant applies to hops litellm and edge, not {hop!r}")
     if hop == "pods":
-        return pods_route(model)
+        return pods_route(cfg, model)
     if hop == "pool":
         return pool_route(cfg, model)
     return tenant_route(cfg, model, hop, tenant)

@@ -122,9 +122,9 @@ def render_job(job: BenchJob) -> dict[str, Any]:
         volumes.append({"name": "hf-token", "secret": {"secretName": job.hf_token_secret, "defaultMode": 0o400}})
     if job.ca:
         secret, item = job.ca
-        mounts.append({"name": "llm-gateway-ca", "mountPath": CA_DIR, "readOnly": True})
+        mounts.append({"name": "ca", "mountPath": CA_DIR, "readOnly": True})
         ca_items = [{"key": item, "path": item}]
-        volumes.append({"name": "llm-gateway-ca", "secret": {"secretName": secret, "items": ca_items}})
+        volumes.append({"name": "ca", "secret": {"secretName": secret, "items": ca_items}})
     if job.api_key:
         secret, item = job.api_key
         mounts.append({"name": "api-key", "mountPath": API_KEY_DIR, "readOnly": True})

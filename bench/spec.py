@@ -60,6 +60,8 @@ class Target:
     model: str
 
 
-def pods_target(model: str, namespace: str, port: int) -> Target:
-    """A model's pods through its ClusterIP Service: no gateway, no router in the path."""
-    return Target("pods", f"http://{model}.{namespace}.svc.cluster.local:{port}", model)
+def pods_target(model: str, namespace: str, port: int, tls: bool = False) -> Target:
+    """A model's pods through its ClusterIP Service: no gateway, no router in the path. With
+    `tls`, by the name its certificate carries (components/serving/serving_tls.py)."""
+    scheme = "https" if tls else "http"
+    return Target("pods", f"{scheme}://{model}.{namespace}.svc.cluster.local:{port}", model)

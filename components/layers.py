@@ -20,6 +20,7 @@ from components.config import StackConfig
 from components.config.stack import RESERVED_NAMESPACES
 from components.gateway.layer import CLUSTER_KINDS as GATEWAY_CLUSTER_KINDS
 from components.gateway.layer import gateway_children
+from components.serving import serving_tls
 from components.serving.engines import render_model
 from components.serving.kubeai import chart_values as kubeai_chart_values
 from components.serving.kubeai import namespace as kubeai_namespace
@@ -30,6 +31,9 @@ from components.values import deep_merge
 MODEL_WAVE = 10
 # After external-secrets (wave 0), whose CRDs and webhook the store needs.
 SECRET_STORE_WAVE = 5
+# After cert-manager (wave 0), whose CRDs and webhook the issuers need.
+MODEL_SERVING_PKI_WAVE = 5
+CLUSTER_ISSUER_KIND = {"group": "cert-manager.io", "kind": "ClusterIssuer"}
 
 # Cluster-scoped kinds each layer's upstream charts need; nothing else is allowed.
 PLATFORM_CLUSTER_KINDS = [
@@ -124,6 +128,21 @@ def platform_children(cfg: StackConfig, facts: dict[str, Any], owned: set[str]) 
                 labels={"inference-platform/layer": "platform"},
             )
         )
+    tls = serving_tls.settings(cfg, facts)
+    if tls is not None:
+        namespace = load_catalog()["cert-manager"].namespace
+        children.append(
+            application(
+                "model-serving-pki",
+                project="platform",
+                namespace=namespace,
+                source=manifests_source(serving_tls.pki_objects(tls, namespace), "model-serving-pki"),
+                argocd_namespace=cfg.argocd.namespace,
+                wave=MODEL_SERVING_PKI_WAVE,
+                create_namespace=False,
+                labels={"inference-platform/layer": "platform"},
+            )
+        )
     return children
 
 
@@ -136,7 +155,9 @@ def serving_children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, 
             # KubeAI reconciles Models in its own namespace, which its platform chart creates.
             namespace=kubeai_namespace() if model.engine == "kubeai" else namespace,
             create_namespace=model.engine != "kubeai",
-            source=manifests_source(render_model(model, facts, namespace), f"model-{model.name}"),
+            source=manifests_source(
+                render_model(model, facts, namespace, serving_tls.for_model(cfg, facts, model)), f"model-{model.name}"
+            ),
             argocd_namespace=cfg.argocd.namespace,
             wave=MODEL_WAVE,
             labels={"inference-platform/layer": "serving", "inference-platform/model": model.name},
@@ -158,6 +179,8 @@ def _project(layer: str, children: list[dict[str, Any]], cfg: StackConfig) -> di
     }[layer]
     if layer == "platform" and "kserve" in cfg.engines:
         kinds = [*kinds, *KSERVE_CLUSTER_KINDS]
+    if any(c["metadata"]["name"] == "model-serving-pki" for c in children):
+        kinds = [*kinds, CLUSTER_ISSUER_KIND]
     return app_project(
         layer,
         description=f"inference-platform {layer} layer",

@@ -48,10 +48,13 @@ def hours(value: str) -> int:
 
 
 class TlsConfig(Strict):
-    """TLS on client -> Tyk -> LiteLLM -> Gateway, with certificates cert-manager issues in the
-    cluster from a CA of the layer's own (docs/gateway.md#tls)."""
+    """TLS on client -> Tyk -> LiteLLM -> Gateway (-> model servers), with certificates
+    cert-manager issues in the cluster from CAs of the platform's own (docs/gateway.md#tls)."""
 
     enabled: bool = True
+    # The Gateway -> model-server hop too (raw vLLM text models, Istio Gateway): vLLM serves
+    # HTTPS and the Gateway verifies it (components/serving/serving_tls.py).
+    model_servers: bool = True
     # The layer's CA certificate; consumers load it at start, so its renewal restarts them.
     ca_duration: str = "43800h"
     # Every leaf certificate (Tyk, LiteLLM, the Gateway).

@@ -17,6 +17,7 @@ from typing import Any
 from components.applications import application, manifests_source
 from components.config import StackConfig
 from components.gateway import names
+from components.serving import serving_tls
 
 # Cluster-scoped kinds this part creates: none (the Issuers are namespaced).
 CLUSTER_KINDS: list[dict[str, str]] = []
@@ -125,7 +126,12 @@ def certificates(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]
 
 
 def objects(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
-    return [*issuers(cfg), *certificates(cfg, facts)]
+    out = [*issuers(cfg), *certificates(cfg, facts)]
+    model_tls = serving_tls.settings(cfg, facts)
+    if model_tls is not None:
+        # The model-serving CA for the Gateway, which verifies the model servers with it.
+        out.append(serving_tls.trust_certificate(names.NAMESPACE, model_tls, LABELS))
+    return out
 
 
 def ca_volume(name: str = "llm-gateway-ca") -> dict[str, Any]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 from typing import Any
 
 import yaml
@@ -34,7 +35,7 @@ from components.config import StackConfig
 from components.config.modelspec import ModelSpec
 from components.gateway import names, pki
 from components.gateway.names import GATEWAY, ISTIO_CLASS, NAMESPACE, path_prefix
-from components.serving import kserve, llmd
+from components.serving import kserve, llmd, serving_tls
 from components.serving.vllm import selector as vllm_selector
 from components.serving.vllm import settings as vllm_settings
 from components.values import deep_merge
@@ -182,21 +183,30 @@ def scorers(model: ModelSpec) -> tuple[tuple[str, int], ...]:
     return (*SCORERS, LORA_SCORER) if model.adapters else SCORERS
 
 
-def scorers_config(model: ModelSpec) -> str:
-    """The EPP's EndpointPickerConfig: the scorers, weighted, in the default profile."""
-    return _scorers_config(scorers(model))
+def scorers_config(model: ModelSpec, tls: bool = False) -> str:
+    """The EPP's EndpointPickerConfig: the scorers, weighted, in the default profile; `tls`:
+    the model's pods serve HTTPS."""
+    return _scorers_config(scorers(model), tls)
+
+
+def metrics_source(tls: bool) -> dict[str, Any]:
+    """How the EPP scrapes each vLLM pod's /metrics (queue depth, KV-cache usage, adapters)."""
+    if not tls:
+        return {"scheme": "http", "path": "/metrics"}
+    # Encrypted but not authenticated: the v1.5.0 EPP dials the pod's IP and its data source
+    # takes no CA and no server name, so it could only verify an IP SAN from the system roots.
+    return {"scheme": "https", "path": "/metrics", "insecureSkipVerify": True}
 
 
 @functools.cache
-def _scorers_config(weighted: tuple[tuple[str, int], ...]) -> str:
+def _scorers_config(weighted: tuple[tuple[str, int], ...], tls: bool) -> str:
     # One text per scorer set, however many models share it (dumping YAML is slow).
     doc = {
         "apiVersion": "inference.networking.x-k8s.io/v1alpha1",
         "kind": "EndpointPickerConfig",
         "plugins": [
             *({"type": name} for name, _ in weighted),
-            # Scrapes each vLLM pod's /metrics for queue depth, KV-cache usage and loaded adapters.
-            {"type": "metrics-data-source", "parameters": {"scheme": "http", "path": "/metrics"}},
+            {"type": "metrics-data-source", "parameters": metrics_source(tls)},
             {"type": "core-metrics-extractor"},
         ],
         "schedulingProfiles": [
@@ -206,8 +216,9 @@ def _scorers_config(weighted: tuple[tuple[str, int], ...]) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def pool_values(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
-    """inferencepool chart values for one model (merged over the catalog's base values)."""
+def pool_values(model: ModelSpec, facts: dict[str, Any], tls: bool = False) -> dict[str, Any]:
+    """inferencepool chart values for one model (merged over the catalog's base values);
+    `tls`: its pods serve HTTPS (components/serving/serving_tls.py)."""
     gke = facts["gatewayClass"] in GKE_CLASSES
     provider = "gke" if gke else ISTIO_CLASS if own_istio(facts) else "none"
     if model.engine == "llm-d":
@@ -218,7 +229,7 @@ def pool_values(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
             "modelServers": {"matchLabels": selector(model)},
             "targetPorts": [{"number": vllm_settings()["port"]}],
         },
-        "inferenceExtension": {"pluginsCustomConfig": {SCORERS_FILE: scorers_config(model)}},
+        "inferenceExtension": {"pluginsCustomConfig": {SCORERS_FILE: scorers_config(model, tls)}},
         # gke: HealthCheckPolicy/GCPBackendPolicy for the pool and GKE's own metrics scraping;
         # istio: the DestinationRule that lets Envoy reach the EPP over TLS.
         "provider": {"name": provider},
@@ -297,8 +308,37 @@ def epp_network_policy(model: ModelSpec, namespace: str, facts: dict[str, Any]) 
     }
 
 
-def route_objects(model: ModelSpec, namespace: str, facts: dict[str, Any]) -> list[dict[str, Any]]:
+def pool_service_name(pool: str) -> str:
+    """The Service istiod creates for an InferencePool, whose host the Gateway's cluster for the
+    pool is named by (Istio 1.30.3, pilot/pkg/config/kube/gateway/inferencepool_collection.go,
+    InferencePoolServiceName): the pool's name, `-ip-`, the first 8 hex digits of the name's
+    SHA-256, the name cut so the whole fits 63 characters."""
+    suffix = "-ip-" + hashlib.sha256(pool.encode()).hexdigest()[:8]
+    return pool[: 63 - len(suffix)] + suffix
+
+
+def model_server_tls_rule(model: ModelSpec, namespace: str) -> dict[str, Any]:
+    """Istio's Gateway originates TLS to the pool's pods and verifies them: the platform's
+    model-serving CA (ca.crt of Secret model-serving-trust, read by istiod in the Gateway's
+    namespace) and the DNS name in every pod's certificate, whatever pod IP the EPP picks."""
+    name = serving_tls.server_name(model.name, namespace)
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": f"{model.name}-model-server-tls", "namespace": namespace, "labels": dict(LABELS)},
+        "spec": {
+            "host": f"{pool_service_name(model.name)}.{namespace}.svc.cluster.local",
+            "trafficPolicy": {
+                "tls": {"mode": "SIMPLE", "credentialName": serving_tls.TRUST, "sni": name, "subjectAltNames": [name]}
+            },
+        },
+    }
+
+
+def route_objects(model: ModelSpec, namespace: str, facts: dict[str, Any], tls: bool = False) -> list[dict[str, Any]]:
     objects = [http_route(model, namespace), epp_network_policy(model, namespace, facts)]
+    if tls:
+        objects.append(model_server_tls_rule(model, namespace))
     if model.priority is not None:
         objects.append(inference_objective(model, namespace))
     return objects
@@ -370,7 +410,8 @@ def _manifests_child(
 def pool_child(model: ModelSpec, cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
     """The model's InferencePool and EPP: the inferencepool chart, released as the model's name."""
     entry = load_catalog()["inferencepool"]
-    values = deep_merge(entry.values, pool_values(model, facts), cfg.overrides("inferencepool"))
+    tls = serving_tls.for_model(cfg, facts, model) is not None
+    values = deep_merge(entry.values, pool_values(model, facts, tls), cfg.overrides("inferencepool"))
     return application(
         f"pool-{model.name}",
         project="llm-gateway",
@@ -408,7 +449,7 @@ def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             _manifests_child(
                 f"route-{model.name}",
-                route_objects(model, namespace, facts),
+                route_objects(model, namespace, facts, serving_tls.for_model(cfg, facts, model) is not None),
                 namespace,
                 ROUTE_WAVE,
                 cfg,

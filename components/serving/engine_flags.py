@@ -38,6 +38,13 @@ MANAGED: dict[str, str] = {
     "runner": "use `task` instead",
     "hf_token": "use `hfTokenSecret` instead (a token in args is a secret in plain text)",
     "config": "remove it (a --config file is not in the pod and could override platform flags)",
+    # The Gateway, the EPP, Prometheus and the probes speak HTTPS to a model exactly when the
+    # platform gives it a certificate: a model serving TLS of its own would be unreachable.
+    "ssl_keyfile": "use `gateway.tls.modelServers` instead (the platform serves TLS with its own certificate)",
+    "ssl_certfile": "use `gateway.tls.modelServers` instead (the platform serves TLS with its own certificate)",
+    "ssl_ca_certs": "remove it (the Gateway and Prometheus present no client certificate)",
+    "ssl_cert_reqs": "remove it (the Gateway and Prometheus present no client certificate)",
+    "enable_ssl_refresh": "use `gateway.tls.modelServers` instead (renewals are reloaded when it is on)",
 }
 NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
 

@@ -13,6 +13,7 @@ from components.config.modelspec import RENDERED_ENGINES, ModelSpec
 from components.serving.kserve import render_kserve
 from components.serving.kubeai import render_kubeai
 from components.serving.llmd import render_llmd
+from components.serving.serving_tls import ServingTls
 from components.serving.vllm import render_vllm
 
 Renderer = Callable[[ModelSpec, dict[str, Any], str], list[dict[str, Any]]]
@@ -25,8 +26,13 @@ RENDERERS: dict[str, Renderer] = {
 }
 
 
-def render_model(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
-    """Every object `model` needs, for its engine."""
+def render_model(
+    model: ModelSpec, facts: dict[str, Any], namespace: str, tls: ServingTls | None = None
+) -> list[dict[str, Any]]:
+    """Every object `model` needs, for its engine; `tls` (components/serving/serving_tls.py)
+    only for the engines whose pods the platform gives a certificate."""
+    if tls is not None:
+        return render_vllm(model, facts, namespace, tls)
     return RENDERERS[model.engine](model, facts, namespace)
 
 

@@ -10,7 +10,9 @@ from typing import Any
 from components.catalog import load_data
 from components.config.modelspec import ModelSpec, quantity_bytes, source_scheme
 from components.security import restricted_container, restricted_pod
+from components.serving import serving_tls
 from components.serving.scaling import scaled_object
+from components.serving.serving_tls import ServingTls
 
 CACHE_MOUNT = "/models/cache"
 SOURCE_MOUNT = "/models/src"
@@ -86,10 +88,23 @@ def config_flags(model: ModelSpec, tensor_parallel: bool = True) -> list[str]:
     return args
 
 
-def engine_args(model: ModelSpec, port: int) -> list[str]:
+def tls_flags() -> list[str]:
+    """HTTPS with the model's certificate, reloaded when cert-manager renews it."""
+    return [
+        "--ssl-keyfile",
+        f"{serving_tls.TLS_DIR}/tls.key",
+        "--ssl-certfile",
+        f"{serving_tls.TLS_DIR}/tls.crt",
+        "--enable-ssl-refresh",
+    ]
+
+
+def engine_args(model: ModelSpec, port: int, tls: bool = False) -> list[str]:
     """Arguments of `vllm serve`: the model location first (positional), then flags."""
     location, source_flags = model_location(model)
     args = [location, "--served-model-name", model.name, "--host", "0.0.0.0", "--port", str(port)]
+    if tls:
+        args += tls_flags()
     args += source_flags
     args += config_flags(model)
     if model.adapters:
@@ -181,10 +196,20 @@ def _resources(model: ModelSpec) -> dict[str, Any]:
     return {"requests": res, "limits": limits}
 
 
-def deployment(model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any]) -> dict[str, Any]:
+def port_name(tls: ServingTls | None) -> str:
+    return serving_tls.PORT_NAME if tls else "http"
+
+
+def deployment(
+    model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any], tls: ServingTls | None = None
+) -> dict[str, Any]:
     cfg = settings()
     port = cfg["port"]
-    probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
+    get = {"path": "/health", "port": port_name(tls)}
+    if tls:
+        # The kubelet does not verify a probe's certificate.
+        get["scheme"] = "HTTPS"
+    probe = {"httpGet": get, "timeoutSeconds": 5}
     volumes = [
         cache,
         {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
@@ -203,6 +228,27 @@ def deployment(model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any]) -
     if source:
         volumes.append(source)
         mounts.append({"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True})
+    env = _env(model)
+    if tls:
+        volumes.append(
+            {
+                "name": "tls",
+                "secret": {
+                    "secretName": serving_tls.secret_name(model.name),
+                    "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}],
+                    "defaultMode": 0o440,
+                },
+            }
+        )
+        mounts.append({"name": "tls", "mountPath": serving_tls.TLS_DIR, "readOnly": True})
+        # --enable-ssl-refresh watches the two files with watchfiles. The kubelet renews a
+        # Secret volume by swapping a symlinked directory; an inotify watch on the old file
+        # fires once and is gone, so the second renewal would go unseen. Polling (once a
+        # minute) compares the files each time and sees every renewal.
+        env += [
+            {"name": "WATCHFILES_FORCE_POLLING", "value": "true"},
+            {"name": "WATCHFILES_POLL_DELAY_MS", "value": "60000"},
+        ]
     container = {
         "name": "vllm",
         "image": image(model),
@@ -210,9 +256,9 @@ def deployment(model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any]) -
         # The images' own entrypoint; `python3 -m vllm.entrypoints.openai.api_server` is
         # deprecated at this release.
         "command": ["vllm", "serve"],
-        "args": engine_args(model, port),
-        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-        "env": _env(model),
+        "args": engine_args(model, port, tls is not None),
+        "ports": [{"name": port_name(tls), "containerPort": port, "protocol": "TCP"}],
+        "env": env,
         "resources": _resources(model),
         "volumeMounts": mounts,
         # Model download and load happen before /health answers: a long startup budget,
@@ -261,7 +307,9 @@ GATEWAY_NAMESPACE = "llm-gateway"
 GATEWAY_POD = {"gateway.networking.k8s.io/gateway-name": "inference-gateway"}
 
 
-def network_policy(model: ModelSpec, facts: dict[str, Any] | None = None) -> dict[str, Any]:
+def network_policy(
+    model: ModelSpec, facts: dict[str, Any] | None = None, tls: ServingTls | None = None
+) -> dict[str, Any]:
     """Only the serving port is reachable, and only from clients the platform knows:
     this namespace (endpoint pickers, routers), Prometheus, namespaces labelled as model
     clients, the llm-gateway layer's Gateway pods, and a managed Gateway's proxy ranges."""
@@ -282,15 +330,37 @@ def network_policy(model: ModelSpec, facts: dict[str, Any] | None = None) -> dic
         "spec": {
             "podSelector": {"matchLabels": selector(model)},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": sources, "ports": [{"port": "http", "protocol": "TCP"}]}],
+            "ingress": [{"from": sources, "ports": [{"port": port_name(tls), "protocol": "TCP"}]}],
         },
     }
 
 
-def render_vllm(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
-    """Every object one raw-vLLM model needs, namespaced into `namespace`."""
+def pod_monitor(model: ModelSpec, namespace: str, tls: ServingTls | None) -> dict[str, Any]:
+    endpoint: dict[str, Any] = {"port": port_name(tls), "path": "/metrics", "interval": "15s"}
+    if tls:
+        # Verified like the Gateway does: the model's CA (ca.crt of its own Secret) and the
+        # DNS name every pod's certificate carries, whatever address Prometheus dials.
+        endpoint["scheme"] = "https"
+        endpoint["tlsConfig"] = {
+            "ca": {"secret": {"name": serving_tls.secret_name(model.name), "key": serving_tls.CA_KEY}},
+            "serverName": serving_tls.server_name(model.name, namespace),
+        }
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {"name": model.name, "labels": labels(model)},
+        "spec": {"selector": {"matchLabels": selector(model)}, "podMetricsEndpoints": [endpoint]},
+    }
+
+
+def render_vllm(
+    model: ModelSpec, facts: dict[str, Any], namespace: str, tls: ServingTls | None = None
+) -> list[dict[str, Any]]:
+    """Every object one raw-vLLM model needs, namespaced into `namespace`; with `tls`, its
+    pods serve HTTPS with a certificate cert-manager issues for the model."""
     cfg = settings()
     cache, claims = cache_volume(model, facts)
+    name = port_name(tls)
     objects: list[dict[str, Any]] = [
         {
             "apiVersion": "v1",
@@ -299,7 +369,8 @@ def render_vllm(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list
             "automountServiceAccountToken": False,
         },
         *claims,
-        deployment(model, facts, cache),
+        *([serving_tls.certificate(model.name, namespace, tls, labels(model))] if tls else []),
+        deployment(model, facts, cache, tls),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -307,7 +378,7 @@ def render_vllm(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list
             "spec": {
                 "type": "ClusterIP",
                 "selector": selector(model),
-                "ports": [{"name": "http", "port": cfg["port"], "targetPort": "http", "protocol": "TCP"}],
+                "ports": [{"name": name, "port": cfg["port"], "targetPort": name, "protocol": "TCP"}],
             },
         },
         {
@@ -316,16 +387,8 @@ def render_vllm(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list
             "metadata": {"name": model.name, "labels": labels(model)},
             "spec": {"selector": {"matchLabels": selector(model)}, "maxUnavailable": 1},
         },
-        {
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "PodMonitor",
-            "metadata": {"name": model.name, "labels": labels(model)},
-            "spec": {
-                "selector": {"matchLabels": selector(model)},
-                "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
-            },
-        },
-        network_policy(model, facts),
+        pod_monitor(model, namespace, tls),
+        network_policy(model, facts, tls),
         scaled_object(model, namespace, cfg["prometheus"], labels(model)),
     ]
     for obj in objects:

@@ -113,14 +113,39 @@ def test_gateway_hops_run_beside_their_secrets_and_trust_only_the_ca_item(hop):
     assert job["metadata"]["namespace"] == "llm-gateway"
     ca = find(rendered("local"), "Certificate", "llm-gateway-ca", "llm-gateway")
     volumes = {v["name"]: v for v in pod(job)["volumes"]}
-    assert volumes["llm-gateway-ca"]["secret"] == {
+    assert volumes["ca"]["secret"] == {
         "secretName": ca["spec"]["secretName"],
         "items": [{"key": "ca.crt", "path": "ca.crt"}],  # never tls.key
     }
     (container,) = pod(job)["containers"]
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert mounts["llm-gateway-ca"]["readOnly"] and env["BENCH_CA_FILE"] == f"{CA_DIR}/ca.crt"
+    assert mounts["ca"]["readOnly"] and env["BENCH_CA_FILE"] == f"{CA_DIR}/ca.crt"
+
+
+def test_pods_hop_on_tls_model_servers_calls_the_certificates_name_and_trusts_the_models_ca_item():
+    planned = plan("local", None, BenchSpec(hop="pods"), STARTED)
+    job = render_job(planned)
+    objects = rendered("local")
+    certificate = find(objects, "Certificate", f"{planned.model}-tls", "inference")
+    url = planned.target.url
+    host = url.removeprefix("https://").split(":")[0]
+    assert url.startswith("https://") and host in certificate["spec"]["dnsNames"]
+    service = find(objects, "Service", planned.model, "inference")
+    assert url.endswith(f":{service['spec']['ports'][0]['port']}")
+    volumes = {v["name"]: v for v in pod(job)["volumes"]}
+    assert volumes["ca"]["secret"] == {
+        "secretName": certificate["spec"]["secretName"],
+        "items": [{"key": "ca.crt", "path": "ca.crt"}],  # never the pods' tls.key
+    }
+
+
+def test_pods_hop_without_model_server_tls_is_plain_http(tmp_path):
+    def edit(config: dict) -> None:
+        config.setdefault("inference-platform:gateway", {})["tls"] = {"modelServers": False}
+
+    job = plan(variant(tmp_path, "local", edit), None, BenchSpec(hop="pods"), STARTED)
+    assert job.target.url.startswith("http://") and job.ca is None
 
 
 def test_ca_is_mounted_where_the_layer_mounts_it():
@@ -154,7 +179,8 @@ def test_hops_before_the_tenant_edge_send_no_key(hop):
     job = render_job(plan("local", None, BenchSpec(hop=hop), STARTED))
     names = {v["name"] for v in pod(job)["volumes"]}
     assert "api-key" not in names
-    assert ("llm-gateway-ca" in names) == (hop == "pool")
+    # pool trusts the layer's CA, pods the model's (test above).
+    assert "ca" in names
 
 
 def test_tls_off_means_plain_urls_no_ca_and_plain_ports(tmp_path):

@@ -15,8 +15,7 @@ from bench.job import DRIVER, RESULTS_DIR, BenchJob, deadline_seconds, render_jo
 from bench.runner import default_tokenizer, plan, stack_config
 from bench.spec import BenchSpec, pods_target
 from bench.workloads import WORKLOADS, for_model
-from components.serving.vllm import render_vllm, settings
-from tests.plain_facts import gke_facts
+from tests.conftest import rendered
 from tooling.conformance import Conformance
 from tooling.program import stack_files, stack_name
 
@@ -58,11 +57,13 @@ def test_job_for_every_stack_model_is_strictly_valid(stack, model, hop):
 def test_job_targets_the_service_the_stack_renders():
     job = plan("local", None, BenchSpec(), STARTED)
     _, cfg = stack_config("local")
-    objects = render_vllm(cfg.models[0], gke_facts(gpus_per_node=1), settings()["namespace"])
-    service = next(o for o in objects if o["kind"] == "Service")
+    objects = rendered("local")
+    service = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == cfg.models[0].name)
     port = service["spec"]["ports"][0]["port"]
     name, namespace = service["metadata"]["name"], service["metadata"]["namespace"]
-    assert job.target.url == f"http://{name}.{namespace}.svc.cluster.local:{port}"
+    # local's Gateway reaches its model servers over TLS: so does the benchmark.
+    assert service["spec"]["ports"][0]["name"] == "https"
+    assert job.target.url == f"https://{name}.{namespace}.svc.cluster.local:{port}"
     assert job.namespace == namespace  # the model's NetworkPolicy admits its own namespace
     assert job.target.model == cfg.models[0].name  # vLLM's --served-model-name
 

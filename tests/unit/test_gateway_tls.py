@@ -73,7 +73,14 @@ def test_tls_is_on_by_default_and_the_ca_chain_is_self_signed_then_ca_issued():
     assert ca["duration"] == "43800h"
     assert named(pki_app, "Issuer", "llm-gateway-ca")["spec"] == {"ca": {"secretName": "llm-gateway-ca"}}
     leaves = {o["metadata"]["name"]: o["spec"] for o in resources(pki_app) if o["kind"] == "Certificate"}
-    assert set(leaves) == {"llm-gateway-ca", "tyk-gateway-tls", "litellm-tls", "inference-gateway-tls"}
+    # model-serving-trust: the model-serving CA for the Gateway (tests/unit/test_serving_tls.py).
+    assert set(leaves) == {
+        "llm-gateway-ca",
+        "tyk-gateway-tls",
+        "litellm-tls",
+        "inference-gateway-tls",
+        "model-serving-trust",
+    }
     for name in ("tyk-gateway-tls", "litellm-tls", "inference-gateway-tls"):
         assert leaves[name]["issuerRef"] == {"group": "cert-manager.io", "kind": "Issuer", "name": "llm-gateway-ca"}
         assert leaves[name]["secretName"] == name

@@ -1,0 +1,161 @@
+"""TLS on the request path's last hop, the Gateway -> a model's vLLM pods.
+
+cert-manager (platform layer) issues every model one server certificate from a CA of the
+platform's own:
+
+    ClusterIssuer model-serving-selfsigned -> Certificate model-serving-ca (isCA, Secret in
+    cert-manager's namespace) -> ClusterIssuer model-serving-ca -> Certificate <model>-tls
+    (serving namespace, DNS names of the model's Service)
+
+A ClusterIssuer, because two namespaces need the CA: the models' (their certificates) and the
+Gateway's (Istio reads the CA to verify the pods from a Secret in the Gateway's namespace).
+
+The Gateway reaches a pool's pods by pod IP, so the certificate cannot name the address it is
+called on; the Gateway checks the certificate's DNS name instead (the DestinationRule's
+`subjectAltNames`, components/gateway/routing.py), which every pod of the model carries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from components.config import StackConfig
+from components.config.modelspec import ModelSpec
+
+SELF_SIGNED = "model-serving-selfsigned"
+CA = "model-serving-ca"
+# The Secret in the Gateway's namespace whose ca.crt is this CA (a leaf cert-manager issues
+# there from the same ClusterIssuer; only its ca.crt is read).
+TRUST = "model-serving-trust"
+CA_KEY = "ca.crt"
+# Where vLLM reads its certificate and key.
+TLS_DIR = "/etc/vllm/tls"
+PORT_NAME = "https"
+LABELS = {"app.kubernetes.io/part-of": "inference-platform", "app.kubernetes.io/component": "model-serving-pki"}
+PRIVATE_KEY = {"algorithm": "ECDSA", "size": 256}
+# The only Gateway implementation whose TLS origination to a pool the platform configures.
+ISTIO_CLASS = "istio"
+# Engines whose pods the platform renders with vLLM's TLS flags.
+ENGINES = ("vllm",)
+
+
+@dataclass(frozen=True)
+class ServingTls:
+    """Lifetimes of the models' certificates (gateway.tls)."""
+
+    ca_duration: str
+    duration: str
+    renew_before: str
+
+
+def enabled(cfg: StackConfig, facts: dict[str, Any]) -> bool:
+    """Whether the stack's Gateway reaches model servers over TLS: the llm-gateway layer with its
+    pools and TLS on, `gateway.tls.modelServers`, and a Gateway the platform configures (Istio)."""
+    tls = cfg.gateway.tls
+    return (
+        "llm-gateway" in cfg.layers
+        and cfg.enabled("inferencepool")
+        and tls.enabled
+        and tls.model_servers
+        and facts.get("gatewayClass") == ISTIO_CLASS
+    )
+
+
+def applies(model: ModelSpec) -> bool:
+    """Whether a model's pods serve TLS once the stack has it: pooled text models of raw vLLM."""
+    return model.engine in ENGINES and model.task == "text"
+
+
+def settings(cfg: StackConfig, facts: dict[str, Any]) -> ServingTls | None:
+    if not enabled(cfg, facts):
+        return None
+    tls = cfg.gateway.tls
+    return ServingTls(tls.ca_duration, tls.certificate_duration, tls.renew_before)
+
+
+def for_model(cfg: StackConfig, facts: dict[str, Any], model: ModelSpec) -> ServingTls | None:
+    return settings(cfg, facts) if applies(model) else None
+
+
+def secret_name(model_name: str) -> str:
+    return f"{model_name}-tls"
+
+
+def server_name(model_name: str, namespace: str) -> str:
+    """The name the model's certificate is checked against (its Service's)."""
+    return f"{model_name}.{namespace}.svc"
+
+
+def _issuer(name: str) -> dict[str, str]:
+    return {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": name}
+
+
+def certificate(model_name: str, namespace: str, tls: ServingTls, labels: dict[str, str]) -> dict[str, Any]:
+    """The model's server certificate; every pod of the model mounts the same Secret."""
+    service = f"{model_name}.{namespace}"
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": secret_name(model_name), "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "secretName": secret_name(model_name),
+            "dnsNames": [server_name(model_name, namespace), f"{service}.svc.cluster.local", service, model_name],
+            "duration": tls.duration,
+            "renewBefore": tls.renew_before,
+            "privateKey": {**PRIVATE_KEY, "rotationPolicy": "Always"},
+            "usages": ["server auth", "digital signature"],
+            "issuerRef": _issuer(CA),
+        },
+    }
+
+
+def trust_certificate(namespace: str, tls: ServingTls, labels: dict[str, str]) -> dict[str, Any]:
+    """A certificate in `namespace` whose Secret carries the CA (ca.crt) for clients there."""
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": TRUST, "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "secretName": TRUST,
+            "commonName": f"{TRUST}.{namespace}",
+            "duration": tls.duration,
+            "renewBefore": tls.renew_before,
+            "privateKey": {**PRIVATE_KEY, "rotationPolicy": "Always"},
+            "usages": ["client auth", "digital signature"],
+            "issuerRef": _issuer(CA),
+        },
+    }
+
+
+def pki_objects(tls: ServingTls, ca_namespace: str) -> list[dict[str, Any]]:
+    """The CA and its issuers. `ca_namespace`: cert-manager's own, where a ClusterIssuer's
+    CA Secret must live (cert-manager's cluster resource namespace)."""
+    return [
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "ClusterIssuer",
+            "metadata": {"name": SELF_SIGNED, "labels": dict(LABELS)},
+            "spec": {"selfSigned": {}},
+        },
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "metadata": {"name": CA, "namespace": ca_namespace, "labels": dict(LABELS)},
+            "spec": {
+                "isCA": True,
+                "commonName": "inference-platform model serving CA",
+                "secretName": CA,
+                "duration": tls.ca_duration,
+                # Renewed with the same key: certificates signed before still verify.
+                "privateKey": {**PRIVATE_KEY, "rotationPolicy": "Never"},
+                "issuerRef": _issuer(SELF_SIGNED),
+            },
+        },
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "ClusterIssuer",
+            "metadata": {"name": CA, "labels": dict(LABELS)},
+            "spec": {"ca": {"secretName": CA}},
+        },
+    ]

@@ -1,0 +1,244 @@
+"""TLS on the Gateway -> model-server hop: what vLLM serves, what the Gateway, the EPP,
+Prometheus and the kubelet verify it with, and which CA signs it; checked on the objects the
+local stack renders, against the pinned vLLM's flags and Istio's naming of a pool's Service."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+import yaml
+
+from components.config import ConfigError, parse_stack_config
+from components.config.modelspec import pinned_vllm_version
+from components.gateway import pki, routing
+from components.serving import engine_flags, serving_tls
+from components.serving.vllm import render_vllm
+from tests.conftest import rendered
+from tests.unit.test_gateway_routing import istio_facts, managed_facts
+
+MODEL = {"name": "qwen", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0}
+EMBED = {"name": "emb", "source": "hf://BAAI/bge-small-en-v1.5", "gpus": 0, "task": "embedding", "weightsSize": "1Gi"}
+
+
+def config(gateway: dict[str, Any] | None = None, profile: str = "llm-gateway", models=(MODEL,)):
+    return parse_stack_config(
+        {
+            "substrate": {"kind": "kind"},
+            "secrets": {"backend": "none"},
+            "profile": profile,
+            "models": list(models),
+            "gateway": gateway or {},
+        }
+    )
+
+
+def facts() -> dict[str, Any]:
+    return istio_facts("kind") | {"storageClass": "standard", "gpuStack": "none"}
+
+
+def find(objects, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+    (found,) = [
+        o
+        for o in objects
+        if o["kind"] == kind and o["metadata"]["name"] == name and o["metadata"].get("namespace") == namespace
+    ]
+    return found
+
+
+@pytest.fixture(scope="module")
+def local() -> tuple[dict, ...]:
+    return rendered("local")
+
+
+def container(objects, model: str) -> dict[str, Any]:
+    (c,) = find(objects, "Deployment", model, "inference")["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+# --- when it applies
+
+
+def test_on_by_default_with_the_gateway_layer_and_its_tls_on_istio():
+    assert serving_tls.settings(config(), facts()) is not None
+
+
+@pytest.mark.parametrize(
+    ("gateway", "profile"),
+    [
+        ({"tls": {"modelServers": False}}, "llm-gateway"),
+        ({"tls": {"enabled": False}}, "llm-gateway"),
+        ({}, "serving"),
+    ],
+)
+def test_off_without_the_layer_its_tls_or_the_key(gateway, profile):
+    cfg = config(gateway, profile)
+    assert serving_tls.settings(cfg, facts()) is None
+    objects = render_vllm(cfg.models[0], facts(), "inference", serving_tls.for_model(cfg, facts(), cfg.models[0]))
+    assert "Certificate" not in {o["kind"] for o in objects}
+    assert "--ssl-certfile" not in objects[-1] and all(
+        "--ssl-certfile" not in c["args"]
+        for o in objects
+        if o["kind"] == "Deployment"
+        for c in o["spec"]["template"]["spec"]["containers"]
+    )
+
+
+def test_only_pooled_text_models_of_raw_vllm_serve_tls():
+    cfg = config(models=(MODEL, EMBED))
+    text, embedding = cfg.models
+    assert serving_tls.for_model(cfg, facts(), text) is not None
+    # The Gateway pools text models only; an embedding model keeps its plain in-cluster clients.
+    assert serving_tls.for_model(cfg, facts(), embedding) is None
+
+
+def test_a_managed_gateway_gets_no_model_server_tls_it_cannot_originate():
+    assert serving_tls.settings(config(), managed_facts()) is None
+
+
+# --- vLLM serves it
+
+
+def test_vllm_serves_https_from_the_mounted_certificate_with_flags_the_pinned_vllm_has(local):
+    c = container(local, "qwen25-05b")
+    args = c["args"]
+    key, cert = args[args.index("--ssl-keyfile") + 1], args[args.index("--ssl-certfile") + 1]
+    assert "--enable-ssl-refresh" in args
+    flags = engine_flags.load_flags(pinned_vllm_version())
+    assert flags.by_spelling["--ssl-keyfile"]["value"] == flags.by_spelling["--ssl-certfile"]["value"] == "one"
+    assert flags.by_spelling["--enable-ssl-refresh"]["value"] == "none"
+    (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == serving_tls.TLS_DIR]
+    assert mount["readOnly"] and {key, cert} == {f"{serving_tls.TLS_DIR}/tls.key", f"{serving_tls.TLS_DIR}/tls.crt"}
+    pod = find(local, "Deployment", "qwen25-05b", "inference")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    certificate = find(local, "Certificate", "qwen25-05b-tls", "inference")
+    assert volume["secret"]["secretName"] == certificate["spec"]["secretName"]
+    assert sorted(i["path"] for i in volume["secret"]["items"]) == ["tls.crt", "tls.key"]
+    # Group-readable: vLLM runs as the pod's fsGroup, which owns the projected files.
+    assert (
+        volume["secret"]["defaultMode"] == 0o440
+        and pod["securityContext"]["fsGroup"] == c["securityContext"]["runAsUser"]
+    )
+
+
+def test_renewals_are_seen_by_polling_not_by_a_one_shot_inotify_watch(local):
+    env = {e["name"]: e.get("value") for e in container(local, "qwen25-05b")["env"]}
+    assert env["WATCHFILES_FORCE_POLLING"] == "true" and int(env["WATCHFILES_POLL_DELAY_MS"]) >= 1000
+
+
+def test_probes_service_policy_and_monitor_all_use_the_https_port(local):
+    c = container(local, "qwen25-05b")
+    (port,) = c["ports"]
+    assert port["name"] == "https"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"]["scheme"] == "HTTPS" and c[probe]["httpGet"]["port"] == "https"
+    service = find(local, "Service", "qwen25-05b", "inference")
+    assert service["spec"]["ports"][0]["targetPort"] == "https"
+    policy = find(local, "NetworkPolicy", "qwen25-05b", "inference")
+    assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == ["https"]
+    (endpoint,) = find(local, "PodMonitor", "qwen25-05b", "inference")["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] == "https" and endpoint["scheme"] == "https"
+    certificate = find(local, "Certificate", "qwen25-05b-tls", "inference")["spec"]
+    assert endpoint["tlsConfig"]["ca"]["secret"] == {"name": certificate["secretName"], "key": "ca.crt"}
+    assert endpoint["tlsConfig"]["serverName"] in certificate["dnsNames"]
+    assert "insecureSkipVerify" not in endpoint["tlsConfig"]
+
+
+# --- the CA
+
+
+def test_the_models_ca_is_a_cluster_issuer_whose_secret_is_in_cert_managers_namespace(local):
+    selfsigned = find(local, "ClusterIssuer", serving_tls.SELF_SIGNED)
+    assert selfsigned["spec"] == {"selfSigned": {}}
+    ca = find(local, "Certificate", serving_tls.CA, "cert-manager")["spec"]
+    assert ca["isCA"] and ca["issuerRef"]["name"] == serving_tls.SELF_SIGNED
+    assert ca["privateKey"]["rotationPolicy"] == "Never"
+    issuer = find(local, "ClusterIssuer", serving_tls.CA)
+    # A ClusterIssuer reads its CA Secret from cert-manager's cluster resource namespace, by
+    # default the namespace cert-manager runs in (chart v1.21.1, templates/deployment.yaml).
+    assert issuer["spec"] == {"ca": {"secretName": ca["secretName"]}}
+    for name, namespace in (("qwen25-05b-tls", "inference"), (serving_tls.TRUST, "llm-gateway")):
+        spec = find(local, "Certificate", name, namespace)["spec"]
+        assert spec["issuerRef"] == {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": serving_tls.CA}
+        assert spec["privateKey"]["rotationPolicy"] == "Always"
+
+
+def test_the_ca_exists_before_the_serving_layer_and_only_the_platform_project_may_create_it(local):
+    app = find(local, "Application", "model-serving-pki", "argocd")
+    assert app["spec"]["project"] == "platform" and app["spec"]["destination"]["namespace"] == "cert-manager"
+    cert_manager = find(local, "Application", "cert-manager", "argocd")
+    wave = int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+    assert wave > int(cert_manager["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+    kinds = {
+        p["metadata"]["name"]: {k["kind"] for k in p["spec"]["clusterResourceWhitelist"]}
+        for p in local
+        if p["kind"] == "AppProject"
+    }
+    assert "ClusterIssuer" in kinds["platform"]
+    assert "ClusterIssuer" not in kinds["serving"] and "ClusterIssuer" not in kinds["llm-gateway"]
+
+
+def test_no_pod_mounts_the_model_serving_cas_key(local):
+    for obj in local:
+        if obj["kind"] not in ("Deployment", "Job", "CronJob", "StatefulSet"):
+            continue
+        spec = obj["spec"]
+        if obj["kind"] == "CronJob":
+            spec = spec["jobTemplate"]["spec"]
+        spec = spec["template"]["spec"]
+        for volume in spec.get("volumes", []):
+            assert volume.get("secret", {}).get("secretName") != serving_tls.CA
+
+
+# --- the Gateway verifies it
+
+
+def test_pool_service_name_follows_istios_rule():
+    digest = hashlib.sha256(b"qwen25-05b").hexdigest()[:8]
+    assert routing.pool_service_name("qwen25-05b") == f"qwen25-05b-ip-{digest}"
+    long = "m" * 60
+    name = routing.pool_service_name(long)
+    assert len(name) == 63 and name == "m" * 51 + "-ip-" + hashlib.sha256(long.encode()).hexdigest()[:8]
+
+
+def test_the_gateway_originates_tls_to_the_pool_and_checks_the_certificates_name(local):
+    rule = find(local, "DestinationRule", "qwen25-05b-model-server-tls", "inference")["spec"]
+    assert rule["host"] == f"{routing.pool_service_name('qwen25-05b')}.inference.svc.cluster.local"
+    tls = rule["trafficPolicy"]["tls"]
+    certificate = find(local, "Certificate", "qwen25-05b-tls", "inference")["spec"]
+    assert tls["mode"] == "SIMPLE" and "insecureSkipVerify" not in tls
+    assert tls["subjectAltNames"] == [tls["sni"]] and tls["sni"] in certificate["dnsNames"]
+    # istiod resolves credentialName in the Gateway's own namespace; only its ca.crt is read in
+    # SIMPLE mode (pilot/pkg/security/model/authentication.go, `<name>-cacert`).
+    trust = find(local, "Certificate", tls["credentialName"], "llm-gateway")
+    assert trust["spec"]["secretName"] == tls["credentialName"] == serving_tls.TRUST
+    gateway = find(local, "Gateway", "inference-gateway", "llm-gateway")
+    assert gateway["metadata"]["namespace"] == trust["metadata"]["namespace"] == pki.names.NAMESPACE
+
+
+def test_the_epp_scrapes_the_pods_over_https(local):
+    app = find(local, "Application", "pool-qwen25-05b", "argocd")
+    config = yaml.safe_load(
+        app["spec"]["source"]["helm"]["valuesObject"]["inferenceExtension"]["pluginsCustomConfig"]["scorers.yaml"]
+    )
+    (source,) = [p for p in config["plugins"] if p["type"] == "metrics-data-source"]
+    # The v1.5.0 EPP has no CA option: encrypted, not authenticated (docs/gateway.md).
+    assert source["parameters"] == {"scheme": "https", "path": "/metrics", "insecureSkipVerify": True}
+
+
+def test_without_model_server_tls_the_epp_scrapes_plain_http():
+    cfg = config({"tls": {"modelServers": False}})
+    values = routing.pool_values(cfg.models[0], facts(), serving_tls.for_model(cfg, facts(), cfg.models[0]) is not None)
+    source = yaml.safe_load(values["inferenceExtension"]["pluginsCustomConfig"]["scorers.yaml"])["plugins"][-2]
+    assert source == {"type": "metrics-data-source", "parameters": {"scheme": "http", "path": "/metrics"}}
+
+
+@pytest.mark.parametrize(
+    "flag", ["--ssl-certfile=/x", "--ssl-keyfile=/x", "--no-enable-ssl-refresh", "--ssl-cert-reqs=2"]
+)
+def test_a_models_own_tls_flags_are_refused_naming_the_key(flag):
+    with pytest.raises(ConfigError) as error:
+        config(models=({**MODEL, "engineArgs": [flag]},))
+    assert "models[0].engineArgs" in str(error.value) or "engineArgs" in str(error.value)
+    assert flag.split("=")[0] in str(error.value)
