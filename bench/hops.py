@@ -103,6 +103,7 @@ def choose_tenant(cfg: Any, hop: str, model: Any, name: str | None) -> str:
 
 def pods_route(cfg: Any, model: Any) -> Route:
     from components.serving import serving_tls
+    from components.serving.vllm import selector as vllm_selector
     from components.serving.vllm import settings
 
     if model.engine != "vllm":
@@ -118,10 +119,15 @@ def pods_route(cfg: Any, model: Any) -> Route:
     # The model's pods serve HTTPS when the Gateway reaches them so; the model's own Secret
     # (serving namespace, where the Job runs) carries the CA that signed their certificate.
     tls = serving_tls.for_model(cfg, gateway_facts(cfg), model) is not None
+    admissions: tuple[Admission, ...] = ()
+    if serving_tls.behind_pool(cfg, model):
+        # A pooled model admits the Gateway, its EPP and Prometheus only (vllm.network_policy).
+        admissions = (Admission("model", tuple(vllm_selector(model).items()), serving["port"]),)
     return Route(
         pods_target(model.name, serving["namespace"], serving["port"], tls),
         serving["namespace"],
         ca=(serving_tls.secret_name(model.name), serving_tls.CA_KEY) if tls else None,
+        admissions=admissions,
     )
 
 

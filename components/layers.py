@@ -156,7 +156,14 @@ def serving_children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, 
             namespace=kubeai_namespace() if model.engine == "kubeai" else namespace,
             create_namespace=model.engine != "kubeai",
             source=manifests_source(
-                render_model(model, facts, namespace, serving_tls.for_model(cfg, facts, model)), f"model-{model.name}"
+                render_model(
+                    model,
+                    facts,
+                    namespace,
+                    serving_tls.for_model(cfg, facts, model),
+                    serving_tls.behind_pool(cfg, model),
+                ),
+                f"model-{model.name}",
             ),
             argocd_namespace=cfg.argocd.namespace,
             wave=MODEL_WAVE,

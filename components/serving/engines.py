@@ -27,12 +27,12 @@ RENDERERS: dict[str, Renderer] = {
 
 
 def render_model(
-    model: ModelSpec, facts: dict[str, Any], namespace: str, tls: ServingTls | None = None
+    model: ModelSpec, facts: dict[str, Any], namespace: str, tls: ServingTls | None = None, pooled: bool = False
 ) -> list[dict[str, Any]]:
-    """Every object `model` needs, for its engine; `tls` (components/serving/serving_tls.py)
-    only for the engines whose pods the platform gives a certificate."""
-    if tls is not None:
-        return render_vllm(model, facts, namespace, tls)
+    """Every object `model` needs, for its engine; `tls` and `pooled` (serving_tls.py) only for
+    raw vLLM, whose pods and policy the platform renders itself."""
+    if model.engine == "vllm":
+        return render_vllm(model, facts, namespace, tls, pooled)
     return RENDERERS[model.engine](model, facts, namespace)
 
 

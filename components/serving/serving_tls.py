@@ -49,6 +49,11 @@ class ServingTls:
     renew_before: str
 
 
+def behind_pool(cfg: StackConfig, model: ModelSpec) -> bool:
+    """Whether the Gateway is a raw vLLM model's one way in: the llm-gateway layer pools it."""
+    return "llm-gateway" in cfg.layers and cfg.enabled("inferencepool") and applies(model)
+
+
 def enabled(cfg: StackConfig, facts: dict[str, Any]) -> bool:
     """Whether the stack's Gateway reaches model servers over TLS: the llm-gateway layer with its
     pools and TLS on, `gateway.tls.modelServers`, and a Gateway the platform configures (Istio)."""

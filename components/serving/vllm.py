@@ -308,20 +308,28 @@ GATEWAY_POD = {"gateway.networking.k8s.io/gateway-name": "inference-gateway"}
 
 
 def network_policy(
-    model: ModelSpec, facts: dict[str, Any] | None = None, tls: ServingTls | None = None
+    model: ModelSpec, facts: dict[str, Any] | None = None, tls: ServingTls | None = None, pooled: bool = False
 ) -> dict[str, Any]:
-    """Only the serving port is reachable, and only from clients the platform knows:
-    this namespace (endpoint pickers, routers), Prometheus, namespaces labelled as model
-    clients, the llm-gateway layer's Gateway pods, and a managed Gateway's proxy ranges."""
+    """Only the serving port is reachable, and only from clients the platform knows: the
+    llm-gateway layer's Gateway pods (and a managed Gateway's proxy ranges) and Prometheus; the
+    model's endpoint picker (it scrapes the pods' metrics) when `pooled`, else this namespace's
+    pods and namespaces labelled as model clients. A pooled model is reached through the Gateway
+    only, so no client in the cluster goes around Tyk's and LiteLLM's keys and budgets."""
     sources: list[dict[str, Any]] = [
-        {"podSelector": {}},
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
-        {"namespaceSelector": {"matchLabels": {"inference-platform/model-client": "true"}}},
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": GATEWAY_NAMESPACE}},
             "podSelector": {"matchLabels": GATEWAY_POD},
         },
     ]
+    if pooled:
+        # The inferencepool chart labels its EPP's pods `inferencepool: <release>-epp`.
+        sources.append({"podSelector": {"matchLabels": {"inferencepool": f"{model.name}-epp"}}})
+    else:
+        sources += [
+            {"podSelector": {}},
+            {"namespaceSelector": {"matchLabels": {"inference-platform/model-client": "true"}}},
+        ]
     sources += [{"ipBlock": {"cidr": cidr}} for cidr in (facts or {}).get("gatewaySourceRanges") or ()]
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -354,10 +362,11 @@ def pod_monitor(model: ModelSpec, namespace: str, tls: ServingTls | None) -> dic
 
 
 def render_vllm(
-    model: ModelSpec, facts: dict[str, Any], namespace: str, tls: ServingTls | None = None
+    model: ModelSpec, facts: dict[str, Any], namespace: str, tls: ServingTls | None = None, pooled: bool = False
 ) -> list[dict[str, Any]]:
     """Every object one raw-vLLM model needs, namespaced into `namespace`; with `tls`, its
-    pods serve HTTPS with a certificate cert-manager issues for the model."""
+    pods serve HTTPS with a certificate cert-manager issues for the model; `pooled`: the
+    llm-gateway layer's Gateway is its only way in (serving_tls.behind_pool)."""
     cfg = settings()
     cache, claims = cache_volume(model, facts)
     name = port_name(tls)
@@ -388,7 +397,7 @@ def render_vllm(
             "spec": {"selector": {"matchLabels": selector(model)}, "maxUnavailable": 1},
         },
         pod_monitor(model, namespace, tls),
-        network_policy(model, facts, tls),
+        network_policy(model, facts, tls, pooled),
         scaled_object(model, namespace, cfg["prometheus"], labels(model)),
     ]
     for obj in objects:

@@ -50,7 +50,7 @@ def test_a_finished_job_becomes_a_run_folder_and_is_deleted(tmp_path):
     job = plan("local", None, BenchSpec(steps=(1, 2)), STARTED)
     fake = FakeKubectl([{"type": "Complete", "status": "True"}], driver_output(export(2), export(1)))
     folder = run_in_cluster(job, Kubectl(kubeconfig="/k", run=fake), tmp_path, STARTED)
-    policy, suspended = render_objects(job)
+    policy, _to_model, suspended = render_objects(job)
     # The Job first (suspended), then its policy owned by it, then the Job resumed.
     assert fake.created[0]["spec"] == suspended["spec"] and suspended["spec"]["suspend"] is True
     assert fake.created[1]["metadata"]["ownerReferences"][0]["uid"] == "uid-0"

@@ -217,6 +217,19 @@ def test_temporary_policy_opens_the_hops_pods_to_the_bench_pod_alone(hop, guard)
     assert extra["spec"]["policyTypes"] == ["Ingress"]  # additive: restricts nothing's egress
 
 
+def test_pods_hop_opens_a_pooled_models_pods_to_the_bench_pod_on_their_port():
+    *_, extra, job = render_objects(plan("local", None, BenchSpec(hop="pods"), STARTED))
+    own = find(rendered("local"), "NetworkPolicy", "qwen25-05b", "inference")
+    (sources,) = [rule["from"] for rule in own["spec"]["ingress"]]
+    # The model's own policy admits no pod of its namespace but its EPP: the bench pod is not one.
+    assert {"podSelector": {}} not in sources
+    assert extra["spec"]["podSelector"] == own["spec"]["podSelector"]
+    service = find(rendered("local"), "Service", "qwen25-05b", "inference")
+    (rule,) = extra["spec"]["ingress"]
+    assert [p["port"] for p in rule["ports"]] == [service["spec"]["ports"][0]["port"]]
+    assert extra["metadata"]["namespace"] == job["metadata"]["namespace"] == "inference"
+
+
 def test_litellm_policy_selects_the_pods_behind_litellms_tls_service():
     *_, extra, _ = render_objects(plan("local", None, BenchSpec(hop="litellm"), STARTED))
     service = find(rendered("local"), "Service", "litellm-tls", "llm-gateway")

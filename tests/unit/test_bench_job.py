@@ -69,7 +69,7 @@ def test_job_targets_the_service_the_stack_renders():
 
 
 def test_nothing_may_reach_the_benchmark_pod():
-    policy, job = render_objects(plan("local", None, BenchSpec(), STARTED))
+    policy, *_, job = render_objects(plan("local", None, BenchSpec(), STARTED))
     pod_labels = job["spec"]["template"]["metadata"]["labels"]
     selector = policy["spec"]["podSelector"]["matchLabels"]
     assert selector.items() <= pod_labels.items() and selector["app.kubernetes.io/instance"] == job["metadata"]["name"]
@@ -194,7 +194,9 @@ def test_cli_renders_the_job_and_refuses_with_the_reason(capsys):
 
     assert main(["render", "local", "--steps", "1,2", "--workload", "long-context"]) == 0
     objects = list(yaml.safe_load_all(capsys.readouterr().out))
-    assert [o["kind"] for o in objects] == ["NetworkPolicy", "Job"]
+    # The bench pod's own policy, and the model's pods admitting it (a pooled model admits the
+    # Gateway, its EPP and Prometheus only).
+    assert [o["kind"] for o in objects] == ["NetworkPolicy", "NetworkPolicy", "Job"]
     assert all(CONFORMANCE.validate(o) == [] for o in objects)
     assert main(["render", "local", "--hop", "edge", "--tenant", "local", "--steps", "1"]) == 0
     objects = list(yaml.safe_load_all(capsys.readouterr().out))

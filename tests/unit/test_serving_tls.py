@@ -242,3 +242,30 @@ def test_a_models_own_tls_flags_are_refused_naming_the_key(flag):
         config(models=({**MODEL, "engineArgs": [flag]},))
     assert "models[0].engineArgs" in str(error.value) or "engineArgs" in str(error.value)
     assert flag.split("=")[0] in str(error.value)
+
+
+# --- who may connect
+
+
+def test_a_pooled_model_admits_the_gateway_its_epp_and_prometheus_only(local):
+    policy = find(local, "NetworkPolicy", "qwen25-05b", "inference")
+    (rule,) = policy["spec"]["ingress"]
+    epp = find(local, "NetworkPolicy", "qwen25-05b-epp", "inference")
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "llm-gateway"}},
+            "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "inference-gateway"}},
+        },
+        # The EPP's pods, as the EPP's own policy selects them (the chart's `inferencepool` label).
+        {"podSelector": epp["spec"]["podSelector"]},
+    ]
+
+
+def test_without_the_layer_the_namespace_and_model_clients_keep_their_access():
+    cfg = config(profile="serving")
+    objects = render_vllm(cfg.models[0], facts(), "inference", None, serving_tls.behind_pool(cfg, cfg.models[0]))
+    (policy,) = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    sources = policy["spec"]["ingress"][0]["from"]
+    assert {"podSelector": {}} in sources
+    assert {"namespaceSelector": {"matchLabels": {"inference-platform/model-client": "true"}}} in sources
