@@ -459,6 +459,25 @@ def test_proxy_and_migration_job_run_as_the_images_user_without_a_token():
     assert job["containers"][0]["image"] == "ghcr.io/berriai/litellm:v1.109.1"
 
 
+def test_the_tls_sidecar_is_a_container_of_the_proxys_pod_and_survives_the_charts_tpl():
+    """The monolith's Deployment appends gateway.extraContainers to its containers through
+    `tpl`, beside its own `proxy` container (and `metrics`/`collector`, off here)."""
+    values = chart()
+    gateway = values["gateway"]
+    (sidecar,) = gateway["extraContainers"]
+    assert sidecar["name"] not in {"proxy", "metrics", "collector"}
+    assert gateway.get("metricsServer", {}).get("enabled") is not True
+    assert gateway.get("collector", {}).get("enabled") is not True
+    # The chart's container port is 4000; the sidecar listens beside it and targets it.
+    assert [p["containerPort"] for p in sidecar["ports"]] == [names.LITELLM_TLS_PORT] != [names.LITELLM_PORT]
+    assert f"--target=127.0.0.1:{names.LITELLM_PORT}" in sidecar["args"]
+    # Every volume a container mounts is in the pod's volumes.
+    volumes = {v["name"] for v in gateway["volumes"]}
+    assert {m["name"] for m in [*sidecar["volumeMounts"], *gateway["volumeMounts"]]} <= volumes
+    # `tpl` would evaluate template delimiters inside the sidecar.
+    assert "{{" not in yaml.safe_dump(gateway["extraContainers"])
+
+
 def test_rendered_objects_are_plain_yaml():
     for child in children().values():
         yaml.safe_dump(child)
