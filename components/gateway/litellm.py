@@ -62,10 +62,9 @@ MASTER_KEY_JOB = "litellm-master-key"
 
 # TLS in front of LiteLLM (gateway.tls): the chart's probes call LiteLLM's port with plain HTTP
 # (gateway.livenessProbe/readinessProbe: httpGet on port http, no scheme), so LiteLLM itself keeps
-# plain HTTP on 4000, which no
-# other pod may reach, and ghostunnel (Apache-2.0; server mode: TLS listener -> plain target on
-# localhost) serves TLS on 4443. It re-reads the certificate every 5 minutes (--timed-reload), so
-# a renewed certificate is served without a restart.
+# plain HTTP on 4000, which no other pod may reach, and ghostunnel (Apache-2.0; server mode: TLS
+# listener -> plain target on localhost) serves TLS on 4443. It re-reads the certificate every
+# 5 minutes (--timed-reload), so a renewed certificate is served without a restart.
 TLS_PROXY_IMAGE = "docker.io/ghostunnel/ghostunnel:v1.11.1-distroless"
 TLS_DIR = "/etc/inference-platform/tls"
 
