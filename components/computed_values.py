@@ -181,7 +181,7 @@ def litellm_model_list(cfg: Any, facts: Facts) -> list[dict[str, Any]]:
     return entries
 
 
-def litellm_values(cfg: Any, facts: Facts, database: dict[str, str], master_key: dict[str, str]) -> dict[str, Any]:
+def litellm_values(cfg: Any, facts: Facts, database: dict[str, Any], master_key: dict[str, str]) -> dict[str, Any]:
     """LiteLLM chart values computed from the stack: models, database, master key, replicas."""
     router: dict[str, Any] = {}
     if cfg.litellm.aliases:
@@ -202,18 +202,26 @@ def litellm_values(cfg: Any, facts: Facts, database: dict[str, str], master_key:
     if router:
         proxy_config["router_settings"] = router
     replicas = 1 if facts["substrate"] == "kind" else 2
-    values: dict[str, Any] = {
-        "replicaCount": replicas,
-        "masterkeySecretName": master_key["name"],
-        "masterkeySecretKey": master_key["key"],
-        "db": {
-            "endpoint": database["host"],
-            "database": database["database"],
-            "secret": {"name": database["secret"], "usernameKey": "username", "passwordKey": "password"},
-        },
-        "proxy_config": proxy_config,
-    }
+    # The chart's monolith is configured through its `gateway.*` values (helm/litellm 1.0.0).
+    gateway: dict[str, Any] = {"replicaCount": replicas, "config": {"create": True, "proxy_config": proxy_config}}
     if replicas > 1:
         # A node drain never takes every LiteLLM replica at once.
-        values["pdb"] = {"enabled": True, "minAvailable": 1}
-    return values
+        gateway["pdb"] = {"enabled": True, "minAvailable": 1}
+    return {
+        "gateway": gateway,
+        "masterKey": {"secretName": master_key["name"], "secretKey": master_key["key"], "generate": False},
+        # The chart emits DATABASE_HOST/PORT/NAME and DATABASE_USER/PASSWORD from the Secret's
+        # keys; the image's entrypoint and migrations/run.py build DATABASE_URL from them.
+        "database": {
+            "writer": {
+                "host": database["host"],
+                "port": database["port"],
+                "dbname": database["database"],
+                "passwordSecret": {
+                    "name": database["secret"],
+                    "usernameKey": database["username_key"],
+                    "passwordKey": database["password_key"],
+                },
+            }
+        },
+    }

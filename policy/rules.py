@@ -84,7 +84,7 @@ def carried_objects(props: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def _names_a_key(mapping: Any, key: str) -> bool:
     """A key naming a key inside a Secret, not a secret value: `fooSecretKey` beside
-    `fooSecretName` (a chart reference, e.g. LiteLLM's masterkeySecretName/masterkeySecretKey),
+    `fooSecretName` (a chart reference, e.g. LiteLLM's masterKey.secretName/masterKey.secretKey),
     or an External Secrets data item's `secretKey` beside its `remoteRef`."""
     if not key.lower().endswith("secretkey"):
         return False

@@ -46,18 +46,15 @@ FREE_FORM: dict[str, tuple[str, ...]] = {
     # Documented only as commented examples in values.yaml (their templates read them): the
     # pool's pod selector (required) and extra EPP config files, keyed by file name.
     "inferencepool": ("inferencePool.modelServers", "inferenceExtension.pluginsCustomConfig"),
-    # proxy_config is written as LiteLLM's config.yaml (keys are LiteLLM's); envVars become
-    # environment variables of those names; the security contexts and resources are copied
-    # into the pod spec as they are. extraContainers: read by templates/deployment.yaml
-    # (`with .Values.extraContainers`, appended to the pod's containers) though values.yaml
-    # lists it only under migrationJob.
-    "litellm-helm": (
-        "proxy_config",
-        "envVars",
-        "podSecurityContext",
-        "securityContext",
-        "resources",
-        "extraContainers",
+    # helm/litellm 1.0.0: gateway.config.proxy_config is written as LiteLLM's config.yaml
+    # (templates/gateway/configmap.yaml, toYaml; the keys are LiteLLM's); the security contexts
+    # are copied into the pod spec as they are (_workload.tpl, migrations-job.yaml, toYaml).
+    "litellm": (
+        "gateway.config.proxy_config",
+        "gateway.podSecurityContext",
+        "gateway.securityContext",
+        "migrationJob.podSecurityContext",
+        "migrationJob.securityContext",
     ),
     # Keys the tyk-gateway chart documents only in comments of its values.yaml and reads in
     # templates (_helpers.tpl redis_url / redis_secret_*, deployment-gw-repset.yaml); the pod's

@@ -30,9 +30,12 @@ def secret_like(key: str) -> bool:
 
 
 def _names_a_key_of(key: str, siblings: Mapping[str, Any]) -> bool:
-    """`fooSecretKey` beside `fooSecretName` names a key inside that Secret (e.g. the LiteLLM
-    chart's masterkeySecretName/masterkeySecretKey), not a secret key."""
-    return key.endswith("SecretKey") and f"{key[: -len('Key')]}Name" in siblings
+    """`fooSecretKey` beside `fooSecretName` (or `secretKey` beside `secretName`, as in the LiteLLM
+    chart's masterKey block) names a key inside that Secret, not a secret key."""
+    if not key.lower().endswith("secretkey"):
+        return False
+    name = f"{key[: -len('Key')]}Name"
+    return any(str(k).lower() == name.lower() for k in siblings)
 
 
 def _key(path: str, key: str) -> str:

@@ -5,12 +5,14 @@ Children (namespace llm-gateway):
   `litellm`; CloudNativePG writes Secret `litellm-db-app` with username/password), its
   NetworkPolicy, optional backups (ScheduledBackup), and the master key Secret
   `litellm-master-key` (key `master-key`) delivered per secrets backend.
-- `litellm` (wave 10): the pinned LiteLLM chart, database and master key by Secret reference only.
+- `litellm` (wave 10): the pinned LiteLLM chart (helm/litellm, monolith mode: one Deployment
+  running the full proxy), database and master key by Secret reference only.
 - `litellm-policies` (wave 10): the NetworkPolicy in front of LiteLLM and its ServiceMonitor.
 
 Pod labels others select on:
-- LiteLLM pods (and its migration Job): `app.kubernetes.io/name: litellm`,
-  `app.kubernetes.io/instance: litellm`.
+- LiteLLM pods (and its migration Job): `app.kubernetes.io/name: litellm` (the chart's name),
+  `app.kubernetes.io/instance: litellm` (the release, named after the Application); the chart
+  adds `app.kubernetes.io/component` (`proxy`, `migrations`), which nothing here selects on.
 - Database pods: `cnpg.io/cluster: litellm-db`.
 Callers LiteLLM admits: Tyk pods `app.kubernetes.io/name: tyk-gateway` and the tenant reconcile
 Job's pods `app.kubernetes.io/name: tenant-reconciler` (both in llm-gateway), and
@@ -42,6 +44,9 @@ DATABASE = "litellm"
 # CloudNativePG names these after the Cluster: the read-write Service and the owner's Secret.
 DATABASE_HOST = f"{CLUSTER}-rw"
 DATABASE_SECRET = f"{CLUSTER}-app"
+# The keys CloudNativePG writes the owner's credentials under in that Secret.
+DATABASE_SECRET_USERNAME = "username"
+DATABASE_SECRET_PASSWORD = "password"
 POSTGRES_PORT = 5432
 # The instance manager's status endpoint, which the operator calls, and its metrics exporter.
 INSTANCE_STATUS_PORT = 8000
@@ -56,15 +61,17 @@ MASTER_KEY_REMOTE = "litellm-master-key"
 MASTER_KEY_JOB = "litellm-master-key"
 
 # TLS in front of LiteLLM (gateway.tls): the chart's probes call LiteLLM's port with plain HTTP
-# (its deployment template sets no scheme), so LiteLLM itself keeps plain HTTP on 4000, which no
-# other pod may reach, and ghostunnel (Apache-2.0; server mode: TLS listener -> plain target on
-# localhost) serves TLS on 4443. It re-reads the certificate every 5 minutes (--timed-reload), so
-# a renewed certificate is served without a restart.
+# (gateway.livenessProbe/readinessProbe: httpGet on port http, no scheme), so LiteLLM itself keeps
+# plain HTTP on 4000, which no other pod may reach, and ghostunnel (Apache-2.0; server mode: TLS
+# listener -> plain target on localhost) serves TLS on 4443. It re-reads the certificate every
+# 5 minutes (--timed-reload), so a renewed certificate is served without a restart.
 TLS_PROXY_IMAGE = "docker.io/ghostunnel/ghostunnel:v1.11.1-distroless"
 TLS_DIR = "/etc/inference-platform/tls"
 
-# The LiteLLM image's own user (nobody), for the Jobs that share its conventions.
-NOBODY = 65534
+# The user the LiteLLM image runs as (its Dockerfile's `USER 65532:65532`, which owns /app, the
+# Prisma directories and /var/lib/litellm): the proxy, the migration Job and the Jobs and
+# sidecars beside them run as it.
+LITELLM_USER = 65532
 LITELLM_POD = {**names.LITELLM_POD, "app.kubernetes.io/instance": "litellm"}
 TYK_POD = names.TYK_POD
 RECONCILER_POD = names.RECONCILER_POD
@@ -350,22 +357,44 @@ def tls_proxy() -> dict[str, Any]:
         "readinessProbe": {"tcpSocket": {"port": "https"}, "periodSeconds": 10},
         "livenessProbe": {"tcpSocket": {"port": "https"}, "periodSeconds": 20, "failureThreshold": 3},
         "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
-        "securityContext": restricted_container(NOBODY),
+        "securityContext": restricted_container(LITELLM_USER),
         "volumeMounts": [{"name": "litellm-tls", "mountPath": TLS_DIR, "readOnly": True}],
     }
 
 
 def tls_values(cfg: StackConfig) -> dict[str, Any]:
-    """Chart values for TLS on both sides of LiteLLM: the TLS sidecar in front of it, and the
+    """Chart values for TLS on both sides of LiteLLM: the TLS sidecar in the proxy's pod, and the
     layer's CA as the bundle LiteLLM verifies the Gateway's certificate with (SSL_VERIFY: litellm
-    1.109.1 get_ssl_configuration reads a CA file path from it for its OpenAI-compatible calls)."""
+    1.109.1 get_ssl_configuration reads a CA file path from it for its OpenAI-compatible calls).
+    The environment entry is appended to the catalog's by chart_values (lists replace in a merge)."""
     if not pki.enabled(cfg):
         return {}
     return {
-        "envVars": {"SSL_VERIFY": pki.CA_FILE},
-        "extraContainers": [tls_proxy()],
-        "volumes": [pki.ca_volume(), {"name": "litellm-tls", "secret": {"secretName": pki.LITELLM_CERT}}],
-        "volumeMounts": [pki.ca_mount()],
+        "gateway": {
+            "extraContainers": [tls_proxy()],
+            "volumes": [pki.ca_volume(), {"name": "litellm-tls", "secret": {"secretName": pki.LITELLM_CERT}}],
+            "volumeMounts": [pki.ca_mount()],
+        }
+    }
+
+
+def tls_env(cfg: StackConfig) -> list[dict[str, str]]:
+    return [{"name": "SSL_VERIFY", "value": pki.CA_FILE}] if pki.enabled(cfg) else []
+
+
+def security_values() -> dict[str, Any]:
+    """The proxy's and the migration Job's security contexts: the image's user, no privilege
+    escalation, no capabilities, RuntimeDefault seccomp. The root filesystem stays writable: the
+    proxy copies its UI into /var/lib/litellm/ui at start and the migration runs the Prisma CLI
+    from the image's directories; neither was verified on a read-only root here."""
+    pod = restricted_pod(LITELLM_USER)
+    container = restricted_container(LITELLM_USER) | {"readOnlyRootFilesystem": False}
+    return {
+        # The proxy never calls the Kubernetes API (no service-account token or API use in the
+        # 1.109.1 wheel's Python code): no token in its pod.
+        "serviceAccounts": {"gateway": {"automount": False}},
+        "gateway": {"podSecurityContext": pod, "securityContext": container},
+        "migrationJob": {"podSecurityContext": dict(pod), "securityContext": dict(container)},
     }
 
 
@@ -463,7 +492,7 @@ def master_key_generator(image: str) -> list[dict[str, Any]]:
             "requests": {"cpu": "50m", "memory": "64Mi"},
             "limits": {"cpu": "200m", "memory": "128Mi"},
         },
-        "securityContext": restricted_container(NOBODY),
+        "securityContext": restricted_container(LITELLM_USER),
     }
     job = {
         "apiVersion": "batch/v1",
@@ -484,7 +513,7 @@ def master_key_generator(image: str) -> list[dict[str, Any]]:
                     "serviceAccountName": MASTER_KEY_JOB,
                     "automountServiceAccountToken": False,
                     "restartPolicy": "OnFailure",
-                    "securityContext": restricted_pod(NOBODY),
+                    "securityContext": restricted_pod(LITELLM_USER),
                     "containers": [container],
                     "volumes": [token_volume],
                 },
@@ -526,10 +555,21 @@ def chart_values(cfg: StackConfig, facts: dict[str, Any]) -> dict[str, Any]:
     computed = litellm_values(
         cfg,
         facts,
-        database={"host": DATABASE_HOST, "database": DATABASE, "secret": DATABASE_SECRET},
+        database={
+            "host": DATABASE_HOST,
+            "port": POSTGRES_PORT,
+            "database": DATABASE,
+            "secret": DATABASE_SECRET,
+            "username_key": DATABASE_SECRET_USERNAME,
+            "password_key": DATABASE_SECRET_PASSWORD,
+        },
         master_key={"name": MASTER_KEY_SECRET, "key": MASTER_KEY_KEY},
     )
-    return deep_merge(entry.values, computed, tls_values(cfg), cfg.overrides(COMPONENT))
+    values = deep_merge(entry.values, security_values(), computed, tls_values(cfg))
+    env = [*entry.values.get("gateway", {}).get("extraEnv", []), *tls_env(cfg)]
+    if env:
+        values["gateway"]["extraEnv"] = env
+    return deep_merge(values, cfg.overrides(COMPONENT))
 
 
 def _image(values: dict[str, Any]) -> str:

@@ -185,6 +185,13 @@ def test_secret_values_in_applications_are_caught(analyzer):
     assert "no-secret-values-in-applications" not in _report(analyzer, props)
     del values["masterkeySecretName"]
     assert "no-secret-values-in-applications" in _report(analyzer, props)
+    # The same within one block (helm/litellm's masterKey.secretName/secretKey).
+    _, _, props = _root()
+    values = _model_app(props)["spec"]["source"]["helm"]["valuesObject"]
+    values["masterKey"] = {"secretName": "litellm-master-key", "secretKey": "master-key"}
+    assert "no-secret-values-in-applications" not in _report(analyzer, props)
+    del values["masterKey"]["secretName"]
+    assert "no-secret-values-in-applications" in _report(analyzer, props)
 
 
 def test_gpu_pod_without_toleration_is_caught(analyzer):

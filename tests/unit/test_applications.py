@@ -170,13 +170,17 @@ def test_an_oci_source_names_the_artifact_and_https_the_chart():
     from components.applications import chart_source
     from components.catalog import ChartPin
 
-    source = chart_source(ChartPin("oci://ghcr.io/berriai", "litellm-helm", "1.109.1"), {"a": 1}, "litellm")
+    # LiteLLM's chart: `helm install oci://ghcr.io/berriai/litellm/chart/litellm --version 1.0.0`,
+    # which its docs give to Argo CD as repoURL ghcr.io/berriai/litellm/chart + chart litellm.
+    source = chart_source(ChartPin("oci://ghcr.io/berriai/litellm/chart", "litellm", "1.0.0"), {"a": 1}, "litellm")
     assert source == {
-        "repoURL": "oci://ghcr.io/berriai/litellm-helm",
+        "repoURL": "oci://ghcr.io/berriai/litellm/chart/litellm",
         "path": ".",
-        "targetRevision": "1.109.1",
+        "targetRevision": "1.0.0",
         "helm": {"releaseName": "litellm", "valuesObject": {"a": 1}},
     }
+    trailing = chart_source(ChartPin("oci://ghcr.io/berriai/litellm/chart/", "litellm", "1.0.0"), {}, "litellm")
+    assert trailing["repoURL"] == source["repoURL"]
     https = chart_source(ChartPin("https://charts.example", "c", "1.0.0"), {}, "c")
     assert https["chart"] == "c" and "path" not in https
 

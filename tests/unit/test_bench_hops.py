@@ -71,7 +71,7 @@ def tls_off(config: dict) -> None:
 def test_pool_targets_the_gateway_url_litellm_calls():
     job = plan("local", None, BenchSpec(hop="pool"), STARTED)
     litellm = find(rendered("local"), "Application", "litellm")
-    model_list = litellm["spec"]["source"]["helm"]["valuesObject"]["proxy_config"]["model_list"]
+    model_list = litellm["spec"]["source"]["helm"]["valuesObject"]["gateway"]["config"]["proxy_config"]["model_list"]
     (entry,) = [m for m in model_list if m["model_name"] == job.model]
     assert job.target.url == entry["litellm_params"]["api_base"]
     assert job.target.url.startswith("https://") and job.target.url.endswith(f"/{job.model}/v1")
@@ -82,7 +82,8 @@ def test_litellm_targets_the_url_tyk_forwards_to_and_the_name_litellm_lists():
     apps = find(rendered("local"), "ConfigMap", "tyk-apps", "llm-gateway")
     assert job.target.url == json.loads(apps["data"]["llm.json"])["proxy"]["target_url"]
     litellm = find(rendered("local"), "Application", "litellm")
-    listed = {m["model_name"] for m in litellm["spec"]["source"]["helm"]["valuesObject"]["proxy_config"]["model_list"]}
+    proxy_config = litellm["spec"]["source"]["helm"]["valuesObject"]["gateway"]["config"]["proxy_config"]
+    listed = {m["model_name"] for m in proxy_config["model_list"]}
     assert job.target.model in listed
 
 

@@ -76,8 +76,12 @@ def named(child: dict, kind: str, name: str) -> dict:
     return found
 
 
+def chart(cfg=None, facts=None) -> dict:
+    return children(cfg, facts)["litellm"]["spec"]["source"]["helm"]["valuesObject"]
+
+
 def proxy_config(cfg=None, facts=None) -> dict:
-    return children(cfg, facts)["litellm"]["spec"]["source"]["helm"]["valuesObject"]["proxy_config"]
+    return chart(cfg, facts)["gateway"]["config"]["proxy_config"]
 
 
 def test_children_and_waves_put_the_database_before_litellm():
@@ -174,7 +178,11 @@ def test_budgets_fail_closed_explicitly():
         stack(
             components={
                 "litellm": {
-                    "values": {"proxy_config": {"general_settings": {"allow_requests_on_db_unavailable": True}}}
+                    "values": {
+                        "gateway": {
+                            "config": {"proxy_config": {"general_settings": {"allow_requests_on_db_unavailable": True}}}
+                        }
+                    }
                 }
             }
         )
@@ -183,16 +191,24 @@ def test_budgets_fail_closed_explicitly():
 
 
 def test_master_key_and_database_come_by_secret_reference_only():
-    values = children()["litellm"]["spec"]["source"]["helm"]["valuesObject"]
-    assert values["masterkeySecretName"] == "litellm-master-key" and values["masterkeySecretKey"] == "master-key"
-    assert values["db"] == {
-        "deployStandalone": False,
-        "useExisting": True,
-        "endpoint": "litellm-db-rw",
-        "database": "litellm",
-        "secret": {"name": "litellm-db-app", "usernameKey": "username", "passwordKey": "password"},
+    values = chart()
+    # helm/litellm's keys: masterKey.* and database.writer.* (litellm-helm's masterkeySecretName
+    # and db.* would be ignored by this chart, and the keys test below refuses them).
+    assert values["masterKey"] == {"secretName": "litellm-master-key", "secretKey": "master-key", "generate": False}
+    # The CloudNativePG owner's Secret, by the keys CloudNativePG writes; the read-write Service.
+    assert values["database"] == {
+        "writer": {
+            "host": "litellm-db-rw",
+            "port": 5432,
+            "dbname": "litellm",
+            "passwordSecret": {"name": "litellm-db-app", "usernameKey": "username", "passwordKey": "password"},
+        }
     }
-    assert values["proxy_config"]["general_settings"]["master_key"] == "os.environ/PROXY_MASTER_KEY"
+    assert values["database"]["writer"]["host"] == f"{litellm.CLUSTER}-rw"
+    assert values["database"]["writer"]["passwordSecret"]["name"] == f"{litellm.CLUSTER}-app"
+    assert values["gateway"]["config"]["proxy_config"]["general_settings"]["master_key"] == (
+        "os.environ/PROXY_MASTER_KEY"
+    )
     for child in children().values():
         assert list(plain_secrets(child)) == [], child["metadata"]["name"]
 
@@ -254,9 +270,11 @@ def test_external_secrets_stack_reads_the_master_key_from_the_cloud_store():
 
 
 def test_litellm_replicas_and_disruption_budget_per_substrate():
-    local = children()["litellm"]["spec"]["source"]["helm"]["valuesObject"]
+    local = chart()["gateway"]
+    # The chart renders replicaCount only with its HPA off.
+    assert local["hpa"]["enabled"] is False
     assert local["replicaCount"] == 1 and "pdb" not in local
-    gke = children(facts=gke_facts())["litellm"]["spec"]["source"]["helm"]["valuesObject"]
+    gke = chart(facts=gke_facts())["gateway"]
     assert gke["replicaCount"] == 2 and gke["pdb"] == {"enabled": True, "minAvailable": 1}
 
 
@@ -345,17 +363,119 @@ def test_litellm_values_keys_exist_in_the_pinned_chart(facts):
     carried = cv.load_chart_values(entry.chart.name, entry.chart.version)
     values = children(facts=facts)["litellm"]["spec"]["source"]["helm"]["valuesObject"]
     assert cv.unknown_keys(values, carried) == []
-    assert cv.unknown_keys(values | {"masterKey": "x"}, carried) == ["masterKey"]
+    assert cv.unknown_keys(values | {"masterkeySecretName": "x"}, carried) == ["masterkeySecretName"]
+    assert cv.schema_errors(values, carried) == []
 
 
-def test_chart_pins_match_the_litellm_release_and_image():
+def test_the_old_charts_keys_are_refused_by_the_pinned_chart():
+    """litellm-helm's keys, which helm/litellm 1.0.0 would silently ignore."""
     entry = load_catalog()["litellm"]
-    assert entry.values["image"]["tag"] == f"v{entry.chart.version}"
-    assert entry.values["db"] == {"deployStandalone": False, "useExisting": True}
+    carried = cv.load_chart_values(entry.chart.name, entry.chart.version)
+    old = {
+        "masterkeySecretName": "litellm-master-key",
+        "masterkeySecretKey": "master-key",
+        "db": {"useExisting": True, "endpoint": "litellm-db-rw"},
+        "envVars": {"LITELLM_OFFLINE_MODE": "true"},
+        "proxy_config": {},
+        "replicaCount": 2,
+        "extraContainers": [],
+    }
+    assert cv.unknown_keys(old, carried) == sorted(old)
+    # The chart's values schema refuses the removed per-component image and its bundled Postgres.
+    assert cv.schema_errors({"gateway": {"image": {"tag": "x"}}}, carried)
+    assert cv.schema_errors({"postgresql": {"enabled": True}}, carried)
+
+
+def test_chart_pin_is_the_litellm_chart_in_monolith_mode_on_the_dispatching_image():
+    entry = load_catalog()["litellm"]
+    assert (entry.chart.repo_url, entry.chart.name, entry.chart.version) == (
+        "oci://ghcr.io/berriai/litellm/chart",
+        "litellm",
+        "1.0.0",
+    )
+    values = chart()
+    # One Deployment and Service named litellm (Tyk's and the reconciler's target).
+    assert values["fullnameOverride"] == names.LITELLM_SERVICE == "litellm"
+    assert values["monolith"] == {"enabled": True}
+    # The chart passes `proxy`/`migrations` as args to the image's entrypoint; the LiteLLM
+    # release is pinned by tag, not the chart's appVersion.
+    assert values["image"] == {"repository": "ghcr.io/berriai/litellm", "tag": "v1.109.1", "pullPolicy": "IfNotPresent"}
+    # The migration Job is an Argo CD PreSync hook, not a Helm hook.
+    assert values["migrationJob"]["hooks"] == {"argocd": {"enabled": True}, "helm": {"enabled": False}}
     # Egress is closed but to the Gateway and the database: LiteLLM must not fetch on its own.
-    assert entry.values["envVars"]["LITELLM_OFFLINE_MODE"] == "true"
+    assert {"name": "LITELLM_OFFLINE_MODE", "value": "true"} in values["gateway"]["extraEnv"]
+    # The chart's own ServiceMonitor needs its metrics sidecar; one is rendered beside it instead.
+    assert values["gateway"]["serviceMonitor"]["enabled"] is False
     operator = load_catalog()["cloudnative-pg"]
     assert (operator.layer, operator.namespace) == ("platform", "cnpg-system")
+
+
+def test_the_charts_pod_labels_are_what_the_policies_and_monitors_select():
+    """helm/litellm labels the monolith's pods app.kubernetes.io/name: <chart name> (no
+    nameOverride) and app.kubernetes.io/instance: <release> (+ component: proxy, and the
+    migration Job's pods component: migrations); the NetworkPolicies, the TLS Service and the
+    ServiceMonitor select on name and instance only."""
+    entry = load_catalog()["litellm"]
+    app = children()["litellm"]
+    values = app["spec"]["source"]["helm"]["valuesObject"]
+    assert "nameOverride" not in values
+    assert {
+        "app.kubernetes.io/name": entry.chart.name,
+        "app.kubernetes.io/instance": app["spec"]["source"]["helm"]["releaseName"],
+    } == litellm.LITELLM_POD
+    for tls in (True, False):
+        cfg = parse_stack_config(stack(gateway={"tls": {"enabled": tls}}))
+        policies = kinds(children(cfg)["litellm-policies"])
+        assert policies["NetworkPolicy"]["spec"]["podSelector"]["matchLabels"] == litellm.LITELLM_POD
+        if tls:
+            assert policies["Service"]["spec"]["selector"] == litellm.LITELLM_POD
+        else:
+            # The chart's Service carries the same labels as its pods.
+            assert policies["ServiceMonitor"]["spec"]["selector"]["matchLabels"] == litellm.LITELLM_POD
+    database = named(children()["litellm-database"], "NetworkPolicy", "litellm-db-ingress")["spec"]
+    assert database["ingress"][0]["from"][0]["podSelector"]["matchLabels"] == litellm.LITELLM_POD
+
+
+def test_proxy_and_migration_job_run_as_the_images_user_without_a_token():
+    values = chart()
+    for pod, container in (
+        (values["gateway"]["podSecurityContext"], values["gateway"]["securityContext"]),
+        (values["migrationJob"]["podSecurityContext"], values["migrationJob"]["securityContext"]),
+    ):
+        assert (pod["runAsUser"], pod["runAsGroup"], pod["fsGroup"]) == (65532, 65532, 65532)
+        assert pod["runAsNonRoot"] is True and pod["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert container["allowPrivilegeEscalation"] is False
+        assert container["capabilities"] == {"drop": ["ALL"]}
+        assert container["runAsUser"] == litellm.LITELLM_USER
+    assert values["serviceAccounts"] == {"gateway": {"automount": False}}
+    # What Helm renders after merging the chart's defaults: no key is left to a default or a null.
+    assert values["gateway"]["resources"] == {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"cpu": "2", "memory": "2Gi"},
+    }
+    # The master key Job (the same image, its own command) runs as the same user.
+    job = kinds(children()["litellm-database"])["Job"]["spec"]["template"]["spec"]
+    assert job["securityContext"]["runAsUser"] == litellm.LITELLM_USER
+    assert job["containers"][0]["image"] == "ghcr.io/berriai/litellm:v1.109.1"
+
+
+def test_the_tls_sidecar_is_a_container_of_the_proxys_pod_and_survives_the_charts_tpl():
+    """The monolith's Deployment appends gateway.extraContainers to its containers through
+    `tpl`, beside its own `proxy` container (and `metrics`/`collector`, off here)."""
+    values = chart()
+    gateway = values["gateway"]
+    (sidecar,) = gateway["extraContainers"]
+    assert sidecar["name"] not in {"proxy", "metrics", "collector"}
+    assert gateway.get("metricsServer", {}).get("enabled") is not True
+    assert gateway.get("collector", {}).get("enabled") is not True
+    # The chart's container port is 4000; the sidecar listens beside it and targets it.
+    assert [p["containerPort"] for p in sidecar["ports"]] == [names.LITELLM_TLS_PORT] != [names.LITELLM_PORT]
+    assert f"--target=127.0.0.1:{names.LITELLM_PORT}" in sidecar["args"]
+    # Every volume a container mounts is in the pod's volumes.
+    volumes = {v["name"] for v in gateway["volumes"]}
+    assert {m["name"] for m in [*sidecar["volumeMounts"], *gateway["volumeMounts"]]} <= volumes
+    # `tpl` would evaluate template delimiters inside the sidecar.
+    assert "{{" not in yaml.safe_dump(gateway["extraContainers"])
 
 
 def test_rendered_objects_are_plain_yaml():
@@ -408,6 +528,8 @@ def test_every_object_validates_strictly():
 
 
 def test_secret_reference_keys_are_not_mistaken_for_secrets_but_literals_are():
+    assert list(plain_secrets({"masterKey": {"secretName": "s", "secretKey": "master-key"}})) == []
+    assert list(plain_secrets({"masterKey": {"secretKey": "sk-1234"}})) == ["masterKey.secretKey"]
     assert list(plain_secrets({"masterkeySecretName": "s", "masterkeySecretKey": "master-key"})) == []
     assert list(plain_secrets({"masterkeySecretKey": "sk-1234"})) == ["masterkeySecretKey"]
     assert list(plain_secrets({"proxy_config": {"general_settings": {"master_key": "os.environ/X"}}})) == []
@@ -420,7 +542,7 @@ def test_layers_carry_the_operator_in_platform_and_litellm_in_the_gateway_projec
     platform = {c["metadata"]["name"]: c for c in layers["platform"].children}
     assert platform["cloudnative-pg"]["spec"]["destination"]["namespace"] == "cnpg-system"
     project = layers["llm-gateway"].project["spec"]
-    assert "oci://ghcr.io/berriai/litellm-helm" in project["sourceRepos"]
+    assert "oci://ghcr.io/berriai/litellm/chart/litellm" in project["sourceRepos"]
     assert {"server": "https://kubernetes.default.svc", "namespace": "llm-gateway"} in project["destinations"]
     gateway = {c["metadata"]["name"] for c in layers["llm-gateway"].children}
     assert {"litellm-database", "litellm", "litellm-policies"} <= gateway

@@ -148,17 +148,23 @@ def test_the_gateway_is_https_only_and_admits_litellm_on_443():
 def test_litellm_serves_tls_through_its_sidecar_and_trusts_the_ca_for_the_gateway():
     apps = children()
     chart = values(apps["litellm"])
-    (proxy,) = chart["extraContainers"]
+    # helm/litellm's monolith takes its pod's sidecars, volumes, mounts and env under gateway.*.
+    pod = chart["gateway"]
+    (proxy,) = pod["extraContainers"]
     assert proxy["image"] == litellm.TLS_PROXY_IMAGE
     assert proxy["args"][:3] == ["server", "--listen=0.0.0.0:4443", "--target=127.0.0.1:4000"]
     assert "--timed-reload=300s" in proxy["args"]
     assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
     assert proxy["volumeMounts"] == [{"name": "litellm-tls", "mountPath": litellm.TLS_DIR, "readOnly": True}]
-    assert {"name": "litellm-tls", "secret": {"secretName": "litellm-tls"}} in chart["volumes"]
-    # LiteLLM's OpenAI-compatible calls verify against this file (litellm get_ssl_configuration).
-    assert chart["envVars"]["SSL_VERIFY"] == pki.CA_FILE
-    assert chart["volumeMounts"] == [{"name": "llm-gateway-ca", "mountPath": pki.CA_DIR, "readOnly": True}]
-    assert {e["litellm_params"]["api_base"] for e in chart["proxy_config"]["model_list"]} == {
+    assert {"name": "litellm-tls", "secret": {"secretName": "litellm-tls"}} in pod["volumes"]
+    # LiteLLM's OpenAI-compatible calls verify against this file (litellm get_ssl_configuration),
+    # beside the catalog's own entry (a list: the merge must keep both).
+    assert pod["extraEnv"] == [
+        {"name": "LITELLM_OFFLINE_MODE", "value": "true"},
+        {"name": "SSL_VERIFY", "value": pki.CA_FILE},
+    ]
+    assert pod["volumeMounts"] == [{"name": "llm-gateway-ca", "mountPath": pki.CA_DIR, "readOnly": True}]
+    assert {e["litellm_params"]["api_base"] for e in pod["config"]["proxy_config"]["model_list"]} == {
         "https://inference-gateway-istio.llm-gateway.svc.cluster.local/qwen/v1"
     }
     service = named(apps["litellm-policies"], "Service", names.LITELLM_TLS_SERVICE)
@@ -323,7 +329,7 @@ def test_every_caller_verifies_a_name_its_hops_certificate_carries(at):
     job = named(apps["tyk-tenants"], "Job", "tenant-reconciler")
     env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     monitor = named(apps["litellm-policies"], "ServiceMonitor", "litellm")["spec"]["endpoints"][0]
-    model_list = values(apps["litellm"])["proxy_config"]["model_list"]
+    model_list = values(apps["litellm"])["gateway"]["config"]["proxy_config"]["model_list"]
     model_hosts = {_host(e["litellm_params"]["api_base"]) for e in model_list}
     calls = {
         ("tyk -> litellm", _host(api["proxy"]["target_url"])): pki.LITELLM_CERT,
@@ -354,7 +360,7 @@ GHOSTUNNEL_SAFE_TARGETS = ("unix:", "systemd:", "launchd:", "127.0.0.1:", "[::1]
 
 
 def test_the_tls_sidecars_flags_pass_ghostunnels_own_validation():
-    (proxy,) = values(children()["litellm"])["extraContainers"]
+    (proxy,) = values(children()["litellm"])["gateway"]["extraContainers"]
     command, *flags = proxy["args"]
     assert command == "server"
     parsed = dict(f[2:].partition("=")[::2] for f in flags)

@@ -291,7 +291,8 @@ def test_litellm_sends_kubeai_models_and_adapters_to_kubeais_proxy():
     values = litellm.children(cfg, kind_facts())
     (chart,) = [c for c in values if c["metadata"]["name"] == "litellm"]
     entries = {
-        e["model_name"]: e for e in chart["spec"]["source"]["helm"]["valuesObject"]["proxy_config"]["model_list"]
+        e["model_name"]: e
+        for e in chart["spec"]["source"]["helm"]["valuesObject"]["gateway"]["config"]["proxy_config"]["model_list"]
     }
     proxy = "http://kubeai.kubeai.svc.cluster.local:80/openai/v1"
     assert set(entries) == {"llama", "sql", "bge"}
