@@ -137,8 +137,9 @@ def pool_route(cfg: Any, model: Any) -> Route:
     _needs_layer(cfg, "pool", model, ("inferencepool",))
     if model.task != "text":
         why = f"the Gateway pools text models only, and it has task {model.task!r}"
-        if model in routing.kserve_embedding_models(cfg):
-            why += " (its HTTPRoute goes straight to KServe's Service, without a pool: --hop litellm)"
+        if model in routing.service_routed_models(cfg):
+            owner = "KServe's Service" if model.engine == "kserve" else "the model's Service"
+            why += f" (its HTTPRoute goes straight to {owner}, without a pool: --hop litellm)"
         raise _refuse("pool", model.name, why)
     if model not in routing.text_models(cfg):
         raise _refuse(

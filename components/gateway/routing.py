@@ -91,6 +91,18 @@ def kserve_embedding_models(cfg: StackConfig) -> list[ModelSpec]:
     return [m for m in cfg.models if m.engine == "kserve" and m.task == "embedding"]
 
 
+def service_routed_models(cfg: StackConfig) -> list[ModelSpec]:
+    """Models LiteLLM lists (it calls every text and embedding model through the Gateway) that
+    have no pool: embedding models, and text models while `inferencepool` is off. Their route
+    goes straight to the Service in front of their pods (balanced by the Gateway alone)."""
+    pooled = set(m.name for m in text_models(cfg)) if cfg.enabled("inferencepool") else set()
+    return [
+        m
+        for m in cfg.models
+        if m.engine in ("vllm", "kserve") and m.task in ("text", "embedding") and m.name not in pooled
+    ]
+
+
 def selector(model: ModelSpec) -> dict[str, str]:
     """The labels of the model's serving pods, as its engine sets them."""
     return kserve.selector(model) if model.engine == "kserve" else vllm_selector(model)
@@ -350,6 +362,14 @@ def kserve_embedding_route(model: ModelSpec, namespace: str) -> dict[str, Any]:
     return http_route(model, namespace, service)
 
 
+def service_route(model: ModelSpec, namespace: str) -> dict[str, Any]:
+    """A model without a pool: to KServe's Service (engine kserve) or the model's own (raw vLLM)."""
+    if model.engine == "kserve":
+        return kserve_embedding_route(model, namespace)
+    service = {"group": "", "kind": "Service", "name": model.name, "port": vllm_settings()["port"]}
+    return http_route(model, namespace, service)
+
+
 def gateway_objects(facts: dict[str, Any], tls: bool = False) -> list[dict[str, Any]]:
     """The Gateway (HTTPS with the layer's certificate when `tls`), and for Istio its policy and monitor."""
     objects = [gateway(facts, pki.GATEWAY_CERT if tls else None)]
@@ -457,11 +477,11 @@ def children(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:
                 labels=_labels({"inference-platform/model": model.name}),
             )
         )
-    for model in kserve_embedding_models(cfg):
+    for model in service_routed_models(cfg):
         out.append(
             _manifests_child(
                 f"route-{model.name}",
-                [kserve_embedding_route(model, namespace)],
+                [service_route(model, namespace)],
                 namespace,
                 ROUTE_WAVE,
                 cfg,

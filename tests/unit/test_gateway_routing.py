@@ -63,7 +63,7 @@ def test_istio_substrates_get_crds_istio_gateway_pool_and_route_in_wave_order():
     apps = by_name(routing.children(config(), istio_facts()))
     assert list(apps) == [
         "gateway-api-crds", "istio-base", "istiod", "inference-extension-crds",
-        "inference-gateway", "pool-qwen", "route-qwen",
+        "inference-gateway", "pool-qwen", "route-qwen", "route-embed",
     ]
     order = ["gateway-api-crds", "istiod", "inference-gateway", "pool-qwen", "route-qwen"]
     waves = [wave(apps[n]) for n in order]
@@ -78,9 +78,15 @@ def test_istio_substrates_get_crds_istio_gateway_pool_and_route_in_wave_order():
 
 def test_only_text_models_get_a_pool_and_the_pool_can_be_turned_off():
     names = set(by_name(routing.children(config(), istio_facts())))
-    assert not any("embed" in n for n in names)
+    # The embedding model has a route to its Service (LiteLLM calls it through the Gateway), no pool.
+    assert {n for n in names if "embed" in n} == {"route-embed"}
     off = config(components={"inferencepool": {"enabled": False}})
-    assert not any(n.startswith(("pool-", "route-")) for n in by_name(routing.children(off, istio_facts())))
+    # The pools go; LiteLLM still calls both models at the Gateway, whose routes now end at the
+    # models' Services (plain balancing, no endpoint picker).
+    apps = by_name(routing.children(off, istio_facts()))
+    assert {n for n in apps if n.startswith(("pool-", "route-"))} == {"route-embed", "route-qwen"}
+    (route,) = resources(apps["route-qwen"])
+    assert route["spec"]["rules"][0]["backendRefs"][0]["kind"] == "Service"
 
 
 def test_gke_uses_its_managed_class_reserved_address_and_crds():
@@ -255,3 +261,29 @@ def test_every_rendered_object_validates_strictly(facts):
         objects.append(child)
     problems = {f"{o['kind']}/{o['metadata']['name']}": checker.validate(o) for o in objects}
     assert {k: v for k, v in problems.items() if v} == {}
+
+
+@pytest.mark.parametrize("pools", [True, False])
+def test_every_model_litellm_lists_has_a_route_on_the_gateway(pools):
+    """LiteLLM calls each text and embedding model at the Gateway's /<model>/v1: a model without
+    an HTTPRoute there would answer 404 to every request LiteLLM passes on."""
+    from components.computed_values import litellm_model_list
+    from components.gateway import layer
+
+    bge = {"name": "bge", "source": "hf://BAAI/bge-small-en-v1.5", "gpus": 0, "task": "embedding", "weightsSize": "1Gi"}
+    cfg = config(models=(TEXT, bge), components={"inferencepool": {"enabled": pools}})
+    facts = istio_facts("kind") | {"storageClass": "standard", "gpuStack": "none"}
+    routes = {}
+    for child in layer.gateway_children(cfg, facts):
+        if child["metadata"]["name"].startswith("route-"):
+            for obj in resources(child):
+                if obj["kind"] == "HTTPRoute":
+                    routes[obj["metadata"]["name"]] = obj
+    for entry in litellm_model_list(cfg, facts):
+        path = entry["litellm_params"]["api_base"].split("/", 3)[3].removesuffix("/v1")
+        prefixes = {m["path"]["value"] for r in routes.values() for rule in r["spec"]["rules"] for m in rule["matches"]}
+        assert f"/{path}" in prefixes, f"no route for {entry['model_name']} ({entry['litellm_params']['api_base']})"
+    # The embedding model's route ends at the Service raw vLLM renders for it, on its port.
+    (backend,) = routes["bge"]["spec"]["rules"][0]["backendRefs"]
+    service = next(o for o in render_vllm(cfg.models[1], facts, "inference") if o["kind"] == "Service")
+    assert backend == {"group": "", "kind": "Service", "name": "bge", "port": service["spec"]["ports"][0]["port"]}
