@@ -1,6 +1,7 @@
-"""TLS on the Gateway -> model-server hop: what vLLM serves, what the Gateway, the EPP,
-Prometheus and the kubelet verify it with, and which CA signs it; checked on the objects the
-local stack renders, against the pinned vLLM's flags and Istio's naming of a pool's Service."""
+"""TLS on the Gateway -> model-server hop: what vLLM (and llm-d's routing sidecar) serves, what
+the Gateway, the EPP, Prometheus and the kubelet verify it with, and which CA signs it; checked
+on the objects the local stack and an llm-d stack on Istio render, against the pinned vLLM's
+flags and Istio's naming of a pool's Service."""
 
 from __future__ import annotations
 
