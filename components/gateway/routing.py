@@ -36,6 +36,7 @@ from components.config.modelspec import ModelSpec
 from components.gateway import names, pki
 from components.gateway.names import GATEWAY, ISTIO_CLASS, NAMESPACE, path_prefix
 from components.serving import kserve, llmd, serving_tls
+from components.serving.serving_tls import metrics_source
 from components.serving.vllm import selector as vllm_selector
 from components.serving.vllm import settings as vllm_settings
 from components.values import deep_merge
@@ -201,15 +202,6 @@ def scorers_config(model: ModelSpec, tls: bool = False) -> str:
     return _scorers_config(scorers(model), tls)
 
 
-def metrics_source(tls: bool) -> dict[str, Any]:
-    """How the EPP scrapes each vLLM pod's /metrics (queue depth, KV-cache usage, adapters)."""
-    if not tls:
-        return {"scheme": "http", "path": "/metrics"}
-    # Encrypted but not authenticated: the v1.5.0 EPP dials the pod's IP and its data source
-    # takes no CA and no server name, so it could only verify an IP SAN from the system roots.
-    return {"scheme": "https", "path": "/metrics", "insecureSkipVerify": True}
-
-
 @functools.cache
 def _scorers_config(weighted: tuple[tuple[str, int], ...], tls: bool) -> str:
     # One text per scorer set, however many models share it (dumping YAML is slow).
@@ -235,7 +227,7 @@ def pool_values(model: ModelSpec, facts: dict[str, Any], tls: bool = False) -> d
     provider = "gke" if gke else ISTIO_CLASS if own_istio(facts) else "none"
     if model.engine == "llm-d":
         # One pool per model either way; an llm-d model's runs llm-d's scheduler.
-        return {**llmd.pool_values(model, facts), "provider": {"name": provider}}
+        return {**llmd.pool_values(model, facts, tls), "provider": {"name": provider}}
     return {
         "inferencePool": {
             "modelServers": {"matchLabels": selector(model)},

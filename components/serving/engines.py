@@ -30,9 +30,11 @@ def render_model(
     model: ModelSpec, facts: dict[str, Any], namespace: str, tls: ServingTls | None = None, pooled: bool = False
 ) -> list[dict[str, Any]]:
     """Every object `model` needs, for its engine; `tls` and `pooled` (serving_tls.py) only for
-    raw vLLM, whose pods and policy the platform renders itself."""
+    raw vLLM and llm-d, whose pods and policy the platform renders itself."""
     if model.engine == "vllm":
         return render_vllm(model, facts, namespace, tls, pooled)
+    if model.engine == "llm-d":
+        return render_llmd(model, facts, namespace, tls, pooled)
     return RENDERERS[model.engine](model, facts, namespace)
 
 

@@ -23,9 +23,12 @@ import yaml
 from components.catalog import load_data
 from components.config.modelspec import ModelSpec, Replicas
 from components.security import restricted_container
-from components.serving import vllm
+from components.serving import serving_tls, vllm
+from components.serving.serving_tls import ServingTls
 
 ROLE = "llm-d.ai/role"
+# The vLLM container's port on every role, whether it serves HTTP or HTTPS.
+VLLM_PORT_NAME = "vllm"
 # LeaderWorkerSet labels every pod with its index in the group; the leader is 0.
 WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index"
 # The file the inferencepool chart mounts the scheduler's config from (routing.SCORERS_FILE).
@@ -82,10 +85,27 @@ def _nixl_env() -> list[dict[str, Any]]:
 NIXL_TRANSFER = json.dumps({"kv_connector": "NixlConnector", "kv_role": "kv_both"}, separators=(",", ":"))
 
 
-def _sidecar(vllm_port: int) -> dict[str, Any]:
-    """llm-d's routing sidecar: the decode pod's entry point, which runs the prefill hop."""
+def sidecar_tls_args() -> list[str]:
+    """The routing sidecar (v0.8.0, pkg/sidecar/proxy) serving HTTPS with the model's certificate
+    and calling vLLM over TLS: its own vLLM on localhost and the prefill pods by IP."""
+    return [
+        "--secure-proxy=true",
+        # tls.crt and tls.key in this directory; a directory watch reloads them on renewal.
+        f"--cert-path={serving_tls.TLS_DIR}",
+        "--enable-tls=prefiller,decoder",
+        # The sidecar takes no CA and dials an IP (a prefill pod's, from the scheduler's header)
+        # or localhost, names the model's certificate does not carry: encrypted, not verified.
+        "--tls-insecure-skip-verify=prefiller,decoder",
+    ]
+
+
+def _sidecar(vllm_port: int, tls: ServingTls | None) -> dict[str, Any]:
+    """llm-d's routing sidecar: the decode pod's entry point, which runs the prefill hop; with
+    `tls`, the Gateway-facing server of the pod."""
     cfg = settings()
-    return {
+    # Without TLS, plain HTTP inside the pod network, as from the Gateway to any model server.
+    security = sidecar_tls_args() if tls else ["--secure-proxy=false"]
+    container: dict[str, Any] = {
         "name": "routing-proxy",
         "image": cfg["images"]["routingSidecar"],
         "imagePullPolicy": "IfNotPresent",
@@ -95,31 +115,44 @@ def _sidecar(vllm_port: int) -> dict[str, Any]:
             f"--port={cfg['port']}",
             f"--vllm-port={vllm_port}",
             "--kv-connector=nixlv2",
-            # Plain HTTP inside the pod network, as from the Gateway to any model server.
-            "--secure-proxy=false",
+            *security,
         ],
-        "ports": [{"name": "http", "containerPort": cfg["port"], "protocol": "TCP"}],
+        "ports": [{"name": vllm.port_name(tls), "containerPort": cfg["port"], "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         "securityContext": restricted_container(vllm.UID),
     }
+    if tls:
+        container["volumeMounts"] = [vllm.tls_mount()]
+    return container
 
 
 def _pod(
-    model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any], role: str, *, split: bool, rank: str | None
+    model: ModelSpec,
+    facts: dict[str, Any],
+    cache: dict[str, Any],
+    role: str,
+    *,
+    split: bool,
+    rank: str | None,
+    tls: ServingTls | None = None,
 ) -> dict[str, Any]:
     """The pod template of one role: raw vLLM's (security, cache, probes, GPU pool), adapted.
 
-    rank: None for a single-node replica, "leader" or "worker" in a LeaderWorkerSet group."""
+    rank: None for a single-node replica, "leader" or "worker" in a LeaderWorkerSet group.
+    tls: every vLLM that serves the API serves HTTPS as raw vLLM's does (certificate, flags,
+    renewal, HTTPS probes), prefill and decode alike; a headless worker serves nothing."""
     cfg = settings()
     nodes = nodes_per_replica(model, facts)
     per_node = model.model_copy(update={"gpus": model.gpus // nodes})
-    template = copy.deepcopy(vllm.deployment(per_node, facts, cache)["spec"]["template"])
+    if rank == "worker":
+        tls = None
+    template = copy.deepcopy(vllm.deployment(per_node, facts, cache, tls)["spec"]["template"])
     spec = template["spec"]
     container = spec["containers"][0]
     sidecar = split and role == "decode"
     port = cfg["vllmBehindSidecarPort"] if sidecar else cfg["port"]
     container["image"] = model.image or cfg["images"]["modelServer"]
-    args = vllm.engine_args(per_node, port)
+    args = vllm.engine_args(per_node, port, tls is not None)
     if split:
         args += ["--kv-transfer-config", NIXL_TRANSFER]
         container["env"] += _nixl_env()
@@ -130,7 +163,7 @@ def _pod(
             # Workers run engine ranks only; the leader serves the API.
             args.append("--headless")
     container["args"] = args
-    container["ports"] = [{"name": "vllm", "containerPort": port, "protocol": "TCP"}]
+    container["ports"] = [{"name": VLLM_PORT_NAME, "containerPort": port, "protocol": "TCP"}]
     if split:
         container["ports"].append({"name": "nixl", "containerPort": cfg["nixlPort"], "protocol": "TCP"})
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
@@ -138,9 +171,10 @@ def _pod(
             # A headless worker answers no HTTP; the group restarts with its leader.
             container.pop(probe)
         else:
-            container[probe]["httpGet"]["port"] = "vllm"
+            # raw vLLM's probe: HTTPS (scheme) with tls.
+            container[probe]["httpGet"]["port"] = VLLM_PORT_NAME
     if sidecar:
-        spec["initContainers"] = [_sidecar(port)]
+        spec["initContainers"] = [_sidecar(port, tls)]
     template["metadata"]["labels"] = role_labels(model, role)
     return template
 
@@ -166,9 +200,11 @@ def _deployment(
     }
 
 
-def _leader_worker_set(model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any]) -> dict[str, Any]:
-    leader = _pod(model, facts, cache, "decode", split=False, rank="leader")
-    worker = _pod(model, facts, cache, "decode", split=False, rank="worker")
+def _leader_worker_set(
+    model: ModelSpec, facts: dict[str, Any], cache: dict[str, Any], tls: ServingTls | None
+) -> dict[str, Any]:
+    leader = _pod(model, facts, cache, "decode", split=False, rank="leader", tls=tls)
+    worker = _pod(model, facts, cache, "decode", split=False, rank="worker", tls=tls)
     return {
         "apiVersion": "leaderworkerset.x-k8s.io/v1",
         "kind": "LeaderWorkerSet",
@@ -186,10 +222,13 @@ def _leader_worker_set(model: ModelSpec, facts: dict[str, Any], cache: dict[str,
     }
 
 
-def network_policy(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
+def network_policy(model: ModelSpec, facts: dict[str, Any], pooled: bool = False) -> dict[str, Any]:
     """Raw vLLM's sources on the serving port, and every port between this model's own pods
-    (the prefill hop, NIXL's side channel and UCX transfers, a group's collective traffic)."""
-    policy = vllm.network_policy(model, facts)
+    (the prefill hop, NIXL's side channel and UCX transfers, a group's collective traffic).
+
+    The serving port by number: it is the sidecar's on decode pods of a split model and vLLM's
+    on every other pod, under different names."""
+    policy = vllm.network_policy(model, facts, pooled=pooled)
     policy["metadata"]["name"] = model.name
     rule = policy["spec"]["ingress"][0]
     rule["ports"] = [{"port": settings()["port"], "protocol": "TCP"}]
@@ -197,8 +236,12 @@ def network_policy(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
     return policy
 
 
-def render_llmd(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
-    """Every serving-layer object one llm-d model needs, namespaced into `namespace`."""
+def render_llmd(
+    model: ModelSpec, facts: dict[str, Any], namespace: str, tls: ServingTls | None = None, pooled: bool = False
+) -> list[dict[str, Any]]:
+    """Every serving-layer object one llm-d model needs, namespaced into `namespace`; with `tls`,
+    the pods the Gateway and the scheduler call serve HTTPS with the model's certificate;
+    `pooled`: the Gateway is its only way in (serving_tls.behind_pool)."""
     split = model.disaggregation is not None
     nodes = nodes_per_replica(model, facts)
     cache, claims = _cache(model, facts, spread=split or nodes > 1)
@@ -210,16 +253,17 @@ def render_llmd(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list
             "automountServiceAccountToken": False,
         },
         *claims,
+        *([serving_tls.certificate(model.name, namespace, tls, vllm.labels(model))] if tls else []),
     ]
     if nodes > 1:
-        objects.append(_leader_worker_set(model, facts, cache))
+        objects.append(_leader_worker_set(model, facts, cache, tls))
     elif split:
         assert model.disaggregation is not None
         for role, count in (("prefill", model.disaggregation.prefill), ("decode", model.disaggregation.decode)):
-            template = _pod(model, facts, cache, role, split=True, rank=None)
+            template = _pod(model, facts, cache, role, split=True, rank=None, tls=tls)
             objects.append(_deployment(model, template, role, count, cache))
     else:
-        template = _pod(model, facts, cache, "decode", split=False, rank=None)
+        template = _pod(model, facts, cache, "decode", split=False, rank=None, tls=tls)
         objects.append(_deployment(model, template, "decode", model.replicas.min, cache))
     objects += [
         {
@@ -233,12 +277,13 @@ def render_llmd(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list
             "kind": "PodMonitor",
             "metadata": {"name": model.name, "labels": vllm.labels(model)},
             "spec": {
-                # The API-serving pods: headless workers have no /metrics.
+                # The API-serving pods: headless workers have no /metrics. vLLM's port on
+                # every role (behind the sidecar on decode pods of a split model).
                 "selector": {"matchLabels": serving_selector(model, facts)},
-                "podMetricsEndpoints": [{"port": "vllm", "path": "/metrics", "interval": "15s"}],
+                "podMetricsEndpoints": [vllm.metrics_endpoint(model, namespace, tls, VLLM_PORT_NAME)],
             },
         },
-        network_policy(model, facts),
+        network_policy(model, facts, pooled),
     ]
     for obj in objects:
         obj["metadata"]["namespace"] = namespace
@@ -251,11 +296,18 @@ def render_llmd(model: ModelSpec, facts: dict[str, Any], namespace: str) -> list
 # the Inference Extension v1.5.0 it embeds) and their weights: prefix-cache affinity first (a hit
 # saves the prefill), then queue depth and KV-cache pressure.
 SCORERS = (("prefix-cache-scorer", 3), ("queue-scorer", 2), ("kv-cache-utilization-scorer", 2))
-# Reads each pod's vLLM metrics (queue, KV-cache usage) for the scorers.
-DATA_PLUGINS = (
-    {"type": "metrics-data-source", "parameters": {"scheme": "http", "path": "/metrics"}},
-    {"type": "core-metrics-extractor"},
-)
+
+
+def data_plugins(tls: bool) -> list[dict[str, Any]]:
+    """Reads each pod's vLLM metrics (queue, KV-cache usage) for the scorers: at the pool's target
+    port, so through the sidecar on decode pods of a split model (it passes /metrics to vLLM)
+    and from vLLM on prefill pods; one scheme for all, so with TLS every pod serves HTTPS."""
+    return [
+        {"type": "metrics-data-source", "parameters": serving_tls.metrics_source(tls)},
+        {"type": "core-metrics-extractor"},
+    ]
+
+
 # Prefill on a prefill pod only when the prompt has more uncached tokens than this; shorter ones
 # decode in place (the split costs a KV transfer).
 PD_NON_CACHED_TOKENS = 16
@@ -267,11 +319,12 @@ def _profile(name: str, role_filter: str) -> dict[str, Any]:
     return {"name": name, "plugins": plugins}
 
 
-def scheduler_config(model: ModelSpec) -> dict[str, Any]:
+def scheduler_config(model: ModelSpec, tls: bool = False) -> dict[str, Any]:
     """llm-d's EndpointPickerConfig: prefix-cache and load aware; with disaggregation, a prefill
-    profile and a decode profile and the decider that picks when to split."""
+    profile and a decode profile and the decider that picks when to split; `tls`: the pods
+    serve HTTPS (its only calls to them are the metrics scrapes)."""
     plugins: list[dict[str, Any]] = [{"type": name} for name, _ in SCORERS]
-    plugins += [{"type": "decode-filter"}, {"type": "max-score-picker"}, *DATA_PLUGINS]
+    plugins += [{"type": "decode-filter"}, {"type": "max-score-picker"}, *data_plugins(tls)]
     doc: dict[str, Any] = {"apiVersion": "inference.networking.x-k8s.io/v1alpha1", "kind": "EndpointPickerConfig"}
     if model.disaggregation is None:
         plugins.append({"type": "single-profile-handler"})
@@ -292,9 +345,9 @@ def scheduler_config(model: ModelSpec) -> dict[str, Any]:
     return doc
 
 
-def pool_values(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
+def pool_values(model: ModelSpec, facts: dict[str, Any], tls: bool = False) -> dict[str, Any]:
     """inferencepool chart values for an llm-d model: llm-d's scheduler image and config, and
-    the pods it serves from."""
+    the pods it serves from; `tls`: they serve HTTPS."""
     cfg = settings()
     return {
         "inferencePool": {
@@ -303,6 +356,6 @@ def pool_values(model: ModelSpec, facts: dict[str, Any]) -> dict[str, Any]:
         },
         "inferenceExtension": {
             "image": dict(cfg["scheduler"]),
-            "pluginsCustomConfig": {SCHEDULER_FILE: yaml.safe_dump(scheduler_config(model), sort_keys=False)},
+            "pluginsCustomConfig": {SCHEDULER_FILE: yaml.safe_dump(scheduler_config(model, tls), sort_keys=False)},
         },
     }

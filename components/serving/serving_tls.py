@@ -1,4 +1,5 @@
-"""TLS on the request path's last hop, the Gateway -> a model's vLLM pods.
+"""TLS on the request path's last hop, the Gateway -> a model's pods (vLLM, or on llm-d's
+disaggregated decode pods its routing sidecar).
 
 cert-manager (platform layer) issues every model one server certificate from a CA of the
 platform's own:
@@ -29,15 +30,16 @@ CA = "model-serving-ca"
 # there from the same ClusterIssuer; only its ca.crt is read).
 TRUST = "model-serving-trust"
 CA_KEY = "ca.crt"
-# Where vLLM reads its certificate and key.
+# Where vLLM (and llm-d's routing sidecar, --cert-path) reads its certificate and key.
 TLS_DIR = "/etc/vllm/tls"
 PORT_NAME = "https"
 LABELS = {"app.kubernetes.io/part-of": "inference-platform", "app.kubernetes.io/component": "model-serving-pki"}
 PRIVATE_KEY = {"algorithm": "ECDSA", "size": 256}
 # The only Gateway implementation whose TLS origination to a pool the platform configures.
 ISTIO_CLASS = "istio"
-# Engines whose pods the platform renders with vLLM's TLS flags.
-ENGINES = ("vllm",)
+# Engines whose pods the platform renders itself, with vLLM's TLS flags (and on llm-d's decode
+# pods the routing sidecar's); KServe's and KubeAI's pods are their controllers'.
+ENGINES = ("vllm", "llm-d")
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ class ServingTls:
 
 
 def behind_pool(cfg: StackConfig, model: ModelSpec) -> bool:
-    """Whether the Gateway is a raw vLLM model's one way in: the llm-gateway layer pools it."""
+    """Whether the Gateway is a model's one way in: the llm-gateway layer pools it. Always so for
+    llm-d, which the config refuses without the layer and its pools (StackConfig)."""
     return "llm-gateway" in cfg.layers and cfg.enabled("inferencepool") and applies(model)
 
 
@@ -68,7 +71,8 @@ def enabled(cfg: StackConfig, facts: dict[str, Any]) -> bool:
 
 
 def applies(model: ModelSpec) -> bool:
-    """Whether a model's pods serve TLS once the stack has it: pooled text models of raw vLLM."""
+    """Whether a model's pods serve TLS once the stack has it: pooled text models of raw vLLM
+    and llm-d (llm-d serves text only)."""
     return model.engine in ENGINES and model.task == "text"
 
 
@@ -90,6 +94,16 @@ def secret_name(model_name: str) -> str:
 def server_name(model_name: str, namespace: str) -> str:
     """The name the model's certificate is checked against (its Service's)."""
     return f"{model_name}.{namespace}.svc"
+
+
+def metrics_source(tls: bool) -> dict[str, Any]:
+    """How a pool's endpoint picker (the Inference Extension's, or llm-d's scheduler built on it)
+    scrapes each pod's /metrics: queue depth, KV-cache usage, adapters."""
+    if not tls:
+        return {"scheme": "http", "path": "/metrics"}
+    # Encrypted but not authenticated: the v1.5.0 data source dials the pod's IP and takes no CA
+    # and no server name, so it could only verify an IP SAN from the system roots.
+    return {"scheme": "https", "path": "/metrics", "insecureSkipVerify": True}
 
 
 def _issuer(name: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ UID = 10001
 # flash-attention cache path), as older torch did at import time.
 USER_NAME = "vllm"
 HF_TOKEN_DIR = "/var/run/secrets/huggingface"
+TLS_VOLUME = "tls"
 
 
 def settings() -> dict[str, Any]:
@@ -196,6 +197,34 @@ def _resources(model: ModelSpec) -> dict[str, Any]:
     return {"requests": res, "limits": limits}
 
 
+def tls_volume(model: ModelSpec) -> dict[str, Any]:
+    """The model's certificate and key (never its CA's key), as the files vLLM's --ssl-* flags
+    and llm-d's routing sidecar (--cert-path: tls.crt and tls.key in one directory) read."""
+    return {
+        "name": TLS_VOLUME,
+        "secret": {
+            "secretName": serving_tls.secret_name(model.name),
+            "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}],
+            "defaultMode": 0o440,
+        },
+    }
+
+
+def tls_mount() -> dict[str, Any]:
+    return {"name": TLS_VOLUME, "mountPath": serving_tls.TLS_DIR, "readOnly": True}
+
+
+def tls_env() -> list[dict[str, Any]]:
+    # --enable-ssl-refresh watches the two files with watchfiles. The kubelet renews a
+    # Secret volume by swapping a symlinked directory; an inotify watch on the old file
+    # fires once and is gone, so the second renewal would go unseen. Polling (once a
+    # minute) compares the files each time and sees every renewal.
+    return [
+        {"name": "WATCHFILES_FORCE_POLLING", "value": "true"},
+        {"name": "WATCHFILES_POLL_DELAY_MS", "value": "60000"},
+    ]
+
+
 def port_name(tls: ServingTls | None) -> str:
     return serving_tls.PORT_NAME if tls else "http"
 
@@ -230,25 +259,9 @@ def deployment(
         mounts.append({"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True})
     env = _env(model)
     if tls:
-        volumes.append(
-            {
-                "name": "tls",
-                "secret": {
-                    "secretName": serving_tls.secret_name(model.name),
-                    "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}],
-                    "defaultMode": 0o440,
-                },
-            }
-        )
-        mounts.append({"name": "tls", "mountPath": serving_tls.TLS_DIR, "readOnly": True})
-        # --enable-ssl-refresh watches the two files with watchfiles. The kubelet renews a
-        # Secret volume by swapping a symlinked directory; an inotify watch on the old file
-        # fires once and is gone, so the second renewal would go unseen. Polling (once a
-        # minute) compares the files each time and sees every renewal.
-        env += [
-            {"name": "WATCHFILES_FORCE_POLLING", "value": "true"},
-            {"name": "WATCHFILES_POLL_DELAY_MS", "value": "60000"},
-        ]
+        volumes.append(tls_volume(model))
+        mounts.append(tls_mount())
+        env += tls_env()
     container = {
         "name": "vllm",
         "image": image(model),
@@ -343,8 +356,9 @@ def network_policy(
     }
 
 
-def pod_monitor(model: ModelSpec, namespace: str, tls: ServingTls | None) -> dict[str, Any]:
-    endpoint: dict[str, Any] = {"port": port_name(tls), "path": "/metrics", "interval": "15s"}
+def metrics_endpoint(model: ModelSpec, namespace: str, tls: ServingTls | None, port: str) -> dict[str, Any]:
+    """A PodMonitor endpoint for vLLM's /metrics on the container port named `port`."""
+    endpoint: dict[str, Any] = {"port": port, "path": "/metrics", "interval": "15s"}
     if tls:
         # Verified like the Gateway does: the model's CA (ca.crt of its own Secret) and the
         # DNS name every pod's certificate carries, whatever address Prometheus dials.
@@ -353,11 +367,18 @@ def pod_monitor(model: ModelSpec, namespace: str, tls: ServingTls | None) -> dic
             "ca": {"secret": {"name": serving_tls.secret_name(model.name), "key": serving_tls.CA_KEY}},
             "serverName": serving_tls.server_name(model.name, namespace),
         }
+    return endpoint
+
+
+def pod_monitor(model: ModelSpec, namespace: str, tls: ServingTls | None) -> dict[str, Any]:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PodMonitor",
         "metadata": {"name": model.name, "labels": labels(model)},
-        "spec": {"selector": {"matchLabels": selector(model)}, "podMetricsEndpoints": [endpoint]},
+        "spec": {
+            "selector": {"matchLabels": selector(model)},
+            "podMetricsEndpoints": [metrics_endpoint(model, namespace, tls, port_name(tls))],
+        },
     }
 
 

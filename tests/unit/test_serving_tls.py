@@ -1,6 +1,7 @@
-"""TLS on the Gateway -> model-server hop: what vLLM serves, what the Gateway, the EPP,
-Prometheus and the kubelet verify it with, and which CA signs it; checked on the objects the
-local stack renders, against the pinned vLLM's flags and Istio's naming of a pool's Service."""
+"""TLS on the Gateway -> model-server hop: what vLLM (and llm-d's routing sidecar) serves, what
+the Gateway, the EPP, Prometheus and the kubelet verify it with, and which CA signs it; checked
+on the objects the local stack and an llm-d stack on Istio render, against the pinned vLLM's
+flags and Istio's naming of a pool's Service."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ import yaml
 from components.config import ConfigError, parse_stack_config
 from components.config.modelspec import pinned_vllm_version
 from components.gateway import pki, routing
-from components.serving import engine_flags, serving_tls
+from components.serving import engine_flags, llmd, serving_tls, vllm
 from components.serving.vllm import render_vllm
 from tests.conftest import rendered
-from tests.unit.test_gateway_routing import istio_facts, managed_facts
+from tests.unit.test_gateway_routing import AGE, istio_facts, managed_facts
+from tooling.conformance import Conformance
+from tooling.program import run_program
+from tooling.render import expand, pulumi_objects
 
 MODEL = {"name": "qwen", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0}
 EMBED = {"name": "emb", "source": "hf://BAAI/bge-small-en-v1.5", "gpus": 0, "task": "embedding", "weightsSize": "1Gi"}
@@ -269,3 +273,213 @@ def test_without_the_layer_the_namespace_and_model_clients_keep_their_access():
     sources = policy["spec"]["ingress"][0]["from"]
     assert {"podSelector": {}} in sources
     assert {"namespaceSelector": {"matchLabels": {"inference-platform/model-client": "true"}}} in sources
+
+
+# --- llm-d: the same hop, in each layout llmd.py renders
+
+LLMD = {"source": "hf://Qwen/Qwen3-8B", "engine": "llm-d", "gpus": 1, "gpuType": "nvidia-l40s"}
+LLMD_MODELS = (
+    LLMD | {"name": "one"},
+    LLMD | {"name": "pd", "disaggregation": {"prefill": 1, "decode": 1}},
+    # Nodes of two GPUs: a group of two pods, the leader serving the API.
+    LLMD | {"name": "group", "gpus": 4},
+)
+GPU_POOL = {
+    "name": "l40s",
+    "accelerator": "nvidia-l40s",
+    "count": 2,
+    "labels": {"node.kubernetes.io/instance-type": "g6e.12xlarge"},
+    "taints": True,
+}
+
+
+def llmd_stack(directory, gateway: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An existing cluster with GPUs, whose llm-gateway layer runs its own Istio."""
+    substrate = {"kind": "existing", "clusterName": "llmd-istio", "gpuStack": "operator", "storageClass": "gp3"}
+    config = {
+        "inference-platform:substrate": substrate | {"gpuPools": [GPU_POOL]},
+        "inference-platform:profile": "llm-gateway",
+        "inference-platform:secrets": {"backend": "sops"},
+        "inference-platform:sopsAgeKey": {"secure": "AAABAC"},
+        "inference-platform:models": list(LLMD_MODELS),
+        "inference-platform:gateway": gateway or {},
+    }
+    path = directory / "Pulumi.llmd-istio.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    return tuple(expand(pulumi_objects(run_program(path))))
+
+
+@pytest.fixture(scope="module")
+def llmd_istio(tmp_path_factory) -> tuple[dict, ...]:
+    return llmd_stack(tmp_path_factory.mktemp("llmd"))
+
+
+@pytest.fixture(scope="module")
+def llmd_plain(tmp_path_factory) -> tuple[dict, ...]:
+    return llmd_stack(tmp_path_factory.mktemp("llmd-plain"), {"tls": {"modelServers": False}})
+
+
+def pod_spec(objects, kind: str, name: str, template: str = "template") -> dict[str, Any]:
+    spec = find(objects, kind, name, "inference")["spec"]
+    if kind == "LeaderWorkerSet":
+        return spec["leaderWorkerTemplate"][template]["spec"]
+    return spec[template]["spec"]
+
+
+def vllm_container(spec: dict[str, Any]) -> dict[str, Any]:
+    (c,) = [c for c in spec["containers"] if c["name"] == "vllm"]
+    return c
+
+
+def serves_tls(model: str, spec: dict[str, Any], port: int) -> None:
+    """vLLM serves HTTPS on `port` from the model's Secret, renewed by polling, probed over HTTPS."""
+    c = vllm_container(spec)
+    args = c["args"]
+    assert args[args.index("--port") + 1] == str(port)
+    tls_mount = vllm.tls_mount()
+    assert tls_mount in c["volumeMounts"]
+    assert args[args.index("--ssl-keyfile") + 1] == f"{tls_mount['mountPath']}/tls.key"
+    assert args[args.index("--ssl-certfile") + 1] == f"{tls_mount['mountPath']}/tls.crt"
+    assert "--enable-ssl-refresh" in args
+    (volume,) = [v for v in spec["volumes"] if v["name"] == tls_mount["name"]]
+    assert volume["secret"]["secretName"] == serving_tls.secret_name(model)
+    assert sorted(i["path"] for i in volume["secret"]["items"]) == ["tls.crt", "tls.key"]
+    assert {"name": "WATCHFILES_FORCE_POLLING", "value": "true"} in c["env"]
+    (named,) = [p for p in c["ports"] if p["name"] == c["readinessProbe"]["httpGet"]["port"]]
+    assert named["containerPort"] == port
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"]["scheme"] == "HTTPS"
+
+
+def test_llm_d_models_get_tls_on_istio_and_a_certificate_each():
+    cfg = parse_stack_config(
+        {
+            "substrate": {"kind": "existing", "gpuPools": [GPU_POOL]},
+            "secrets": {"backend": "sops"},
+            "profile": "llm-gateway",
+            "models": list(LLMD_MODELS),
+            "kubeconfig": "placeholder",
+            "sopsAgeKey": AGE,
+        },
+        {"kubeconfig", "sopsAgeKey"},
+    )
+    for model in cfg.models:
+        # The config refuses llm-d without the layer and its pools, so it is always pooled.
+        assert serving_tls.behind_pool(cfg, model)
+        assert serving_tls.for_model(cfg, istio_facts("existing"), model) is not None
+        assert serving_tls.for_model(cfg, managed_facts(), model) is None
+
+
+def test_llm_d_tls_flags_are_in_the_pinned_vllm_flag_table(llmd_istio):
+    flags = engine_flags.load_flags(pinned_vllm_version())
+    for flag in vllm.tls_flags():
+        if flag.startswith("--"):
+            assert flag in flags.by_spelling
+    for spec in (pod_spec(llmd_istio, "Deployment", "one-decode"), pod_spec(llmd_istio, "Deployment", "pd-prefill")):
+        c = vllm_container(spec)
+        assert [a for a in c["args"] if a.startswith("--ssl") or a == "--enable-ssl-refresh"] == [
+            a for a in vllm.tls_flags() if a.startswith("--")
+        ]
+
+
+def test_a_single_node_llm_d_model_serves_tls_like_raw_vllm(llmd_istio):
+    serves_tls("one", pod_spec(llmd_istio, "Deployment", "one-decode"), llmd.settings()["port"])
+    find(llmd_istio, "Certificate", "one-tls", "inference")
+
+
+def test_a_groups_leader_serves_tls_and_its_headless_workers_are_unchanged(llmd_istio, llmd_plain):
+    port = llmd.settings()["port"]
+    serves_tls("group", pod_spec(llmd_istio, "LeaderWorkerSet", "group-decode", "leaderTemplate"), port)
+    worker = pod_spec(llmd_istio, "LeaderWorkerSet", "group-decode", "workerTemplate")
+    assert "--headless" in vllm_container(worker)["args"]
+    assert worker == pod_spec(llmd_plain, "LeaderWorkerSet", "group-decode", "workerTemplate")
+
+
+def test_disaggregated_prefill_and_decode_vllm_serve_tls(llmd_istio):
+    cfg = llmd.settings()
+    serves_tls("pd", pod_spec(llmd_istio, "Deployment", "pd-prefill"), cfg["port"])
+    # Behind the sidecar too: the scheduler and Prometheus reach it with the scheme of the rest.
+    serves_tls("pd", pod_spec(llmd_istio, "Deployment", "pd-decode"), cfg["vllmBehindSidecarPort"])
+
+
+def test_the_routing_sidecar_serves_the_gateway_from_the_models_certificate(llmd_istio):
+    spec = pod_spec(llmd_istio, "Deployment", "pd-decode")
+    (sidecar,) = spec["initContainers"]
+    args = sidecar["args"]
+    (port,) = sidecar["ports"]
+    # The pool's target port is the sidecar's, named for its scheme.
+    assert port == {"name": "https", "containerPort": llmd.settings()["port"], "protocol": "TCP"}
+    assert "--secure-proxy=true" in args and "--secure-proxy=false" not in args
+    (cert_path,) = [a.split("=", 1)[1] for a in args if a.startswith("--cert-path=")]
+    # v0.8.0 reads <cert-path>/tls.crt and <cert-path>/tls.key and watches the directory.
+    (mount,) = sidecar["volumeMounts"]
+    assert mount == vllm.tls_mount() and mount["mountPath"] == cert_path
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    assert {i["path"] for i in volume["secret"]["items"]} == {"tls.crt", "tls.key"}
+    # Its calls are TLS as well: prefill pods by IP and its own vLLM on localhost, names the
+    # certificate does not carry, and the sidecar has no CA option.
+    assert "--enable-tls=prefiller,decoder" in args
+    assert "--tls-insecure-skip-verify=prefiller,decoder" in args
+
+
+def test_the_gateway_verifies_every_llm_d_pool_and_the_scheduler_scrapes_https(llmd_istio):
+    for model in ("one", "pd", "group"):
+        rule = find(llmd_istio, "DestinationRule", f"{model}-model-server-tls", "inference")["spec"]
+        assert rule["host"] == f"{routing.pool_service_name(model)}.inference.svc.cluster.local"
+        certificate = find(llmd_istio, "Certificate", f"{model}-tls", "inference")["spec"]
+        assert rule["trafficPolicy"]["tls"]["sni"] in certificate["dnsNames"]
+        values = find(llmd_istio, "Application", f"pool-{model}", "argocd")["spec"]["source"]["helm"]["valuesObject"]
+        assert values["inferenceExtension"]["image"]["repository"] == llmd.settings()["scheduler"]["repository"]
+        doc = yaml.safe_load(values["inferenceExtension"]["pluginsCustomConfig"][routing.SCORERS_FILE])
+        (source,) = [p for p in doc["plugins"] if p["type"] == "metrics-data-source"]
+        assert source["parameters"] == {"scheme": "https", "path": "/metrics", "insecureSkipVerify": True}
+        (endpoint,) = find(llmd_istio, "PodMonitor", model, "inference")["spec"]["podMetricsEndpoints"]
+        assert endpoint["scheme"] == "https" and endpoint["tlsConfig"]["serverName"] in certificate["dnsNames"]
+        assert endpoint["tlsConfig"]["ca"]["secret"] == {"name": certificate["secretName"], "key": "ca.crt"}
+
+
+def test_the_llm_d_stack_on_istio_validates_strictly(llmd_istio):
+    checker = Conformance()
+    for obj in llmd_istio:
+        assert checker.validate(obj) == [], f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def test_an_llm_d_model_admits_the_gateway_its_scheduler_prometheus_and_its_own_pods(llmd_istio):
+    policy = find(llmd_istio, "NetworkPolicy", "pd", "inference")
+    serving, internal = policy["spec"]["ingress"]
+    assert serving["ports"] == [{"port": llmd.settings()["port"], "protocol": "TCP"}]
+    assert {"podSelector": {}} not in serving["from"]
+    epp = find(llmd_istio, "NetworkPolicy", "pd-epp", "inference")
+    assert {"podSelector": epp["spec"]["podSelector"]} in serving["from"]
+    # The prefill hop, NIXL and UCX: any port, between the model's own pods only.
+    assert internal == {"from": [{"podSelector": {"matchLabels": policy["spec"]["podSelector"]["matchLabels"]}}]}
+
+
+def test_without_model_server_tls_llm_d_pods_stay_plain(llmd_plain):
+    objects = llmd_plain
+    assert not [o for o in objects if o["kind"] == "DestinationRule" and o["metadata"]["name"].endswith("-server-tls")]
+    assert not [o for o in objects if o["kind"] == "Certificate" and o["metadata"].get("namespace") == "inference"]
+    (sidecar,) = pod_spec(objects, "Deployment", "pd-decode")["initContainers"]
+    assert "--secure-proxy=false" in sidecar["args"] and sidecar["ports"][0]["name"] == "http"
+    assert not [a for a in sidecar["args"] if a.startswith(("--enable-tls", "--cert-path"))]
+    for spec in (pod_spec(objects, "Deployment", "pd-prefill"), pod_spec(objects, "Deployment", "one-decode")):
+        c = vllm_container(spec)
+        assert "--ssl-certfile" not in c["args"] and "scheme" not in c["readinessProbe"]["httpGet"]
+    doc = yaml.safe_load(
+        find(objects, "Application", "pool-pd", "argocd")["spec"]["source"]["helm"]["valuesObject"][
+            "inferenceExtension"
+        ]["pluginsCustomConfig"][routing.SCORERS_FILE]
+    )
+    (source,) = [p for p in doc["plugins"] if p["type"] == "metrics-data-source"]
+    assert source["parameters"] == {"scheme": "http", "path": "/metrics"}
+
+
+def test_the_llmd_gke_stack_keeps_plain_http_to_its_llm_d_pods():
+    objects = rendered("llmd-gke")
+    assert not [o for o in objects if o["kind"] == "DestinationRule"]
+    assert not [o for o in objects if o["kind"] == "Certificate" and o["metadata"].get("namespace") == "inference"]
+    (sidecar,) = pod_spec(objects, "Deployment", "qwen3-8b-pd-decode")["initContainers"]
+    assert "--secure-proxy=false" in sidecar["args"]
+    for kind, name in (("Deployment", "qwen3-8b-pd-prefill"), ("LeaderWorkerSet", "qwen25-72b-awq-decode")):
+        template = "leaderTemplate" if kind == "LeaderWorkerSet" else "template"
+        assert "--ssl-certfile" not in vllm_container(pod_spec(objects, kind, name, template))["args"]
