@@ -46,3 +46,17 @@ def operator_facts() -> dict[str, Any]:
         "gatewayAddressName": None,
         "gatewaySourceRanges": [],
     }
+
+
+def kind_facts() -> dict[str, Any]:
+    """The local kind cluster: no GPU stack, its standard storage class, Istio's Gateway."""
+    return operator_facts() | {"substrate": "kind", "gpuStack": "none", "storageClass": "standard"}
+
+
+# A kind stack with no secrets backend and the llm-gateway layer: the base config each test
+# module extends with its own models, tenants and settings.
+KIND_GATEWAY_STACK: dict[str, Any] = {
+    "substrate": {"kind": "kind"},
+    "secrets": {"backend": "none"},
+    "profile": "llm-gateway",
+}

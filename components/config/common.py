@@ -9,6 +9,15 @@ from pydantic import field_validator, model_validator
 from components.config.base import GpuPoolSpec, Strict, dns_label
 
 
+def is_ip(host: str) -> bool:
+    """Whether `host` is an IP address (v4 or v6) rather than a name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def cidr(value: str) -> str:
     try:
         ipaddress.ip_network(value)

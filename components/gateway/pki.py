@@ -11,9 +11,9 @@ item of Secret `llm-gateway-ca` (never its `tls.key`).
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
+from components import certificates as certs
 from components.applications import application, manifests_source
 from components.config import StackConfig
 from components.gateway import names
@@ -25,8 +25,7 @@ CLUSTER_KINDS: list[dict[str, str]] = []
 WAVE = -5
 SELF_SIGNED = "llm-gateway-selfsigned"
 CA = "llm-gateway-ca"
-# The key of the CA certificate in every Secret cert-manager writes for this CA.
-CA_KEY = "ca.crt"
+CA_KEY = certs.CA_KEY
 # Where consumers mount the CA (the single item ca.crt of Secret llm-gateway-ca).
 CA_DIR = "/etc/inference-platform/ca"
 CA_FILE = f"{CA_DIR}/{CA_KEY}"
@@ -34,8 +33,6 @@ TYK_CERT = "tyk-gateway-tls"
 LITELLM_CERT = "litellm-tls"
 GATEWAY_CERT = "inference-gateway-tls"
 LABELS = {"app.kubernetes.io/part-of": "inference-platform", "app.kubernetes.io/component": "gateway-pki"}
-# ECDSA P-256: small handshakes, supported by Go (Tyk, ghostunnel), Envoy and Python's ssl.
-PRIVATE_KEY = {"algorithm": "ECDSA", "size": 256}
 
 
 def enabled(cfg: StackConfig) -> bool:
@@ -53,65 +50,25 @@ def service_names(service: str) -> list[str]:
 
 
 def issuers(cfg: StackConfig) -> list[dict[str, Any]]:
-    tls = cfg.gateway.tls
-    self_signed = {
-        "apiVersion": "cert-manager.io/v1",
-        "kind": "Issuer",
-        "metadata": _meta(SELF_SIGNED),
-        "spec": {"selfSigned": {}},
-    }
-    ca_cert = {
-        "apiVersion": "cert-manager.io/v1",
-        "kind": "Certificate",
-        "metadata": _meta(CA),
-        "spec": {
-            "isCA": True,
-            "commonName": "inference-platform llm-gateway CA",
-            "secretName": CA,
-            "duration": tls.ca_duration,
-            # The CA keeps its key when renewed: certificates it signed before still verify
-            # against the renewed CA certificate (same subject and key), so a CA renewal breaks
-            # no hop; consumers pick the new CA certificate up at their next start.
-            "privateKey": {**PRIVATE_KEY, "rotationPolicy": "Never"},
-            "issuerRef": {"group": "cert-manager.io", "kind": "Issuer", "name": SELF_SIGNED},
-        },
-    }
-    ca_issuer = {
-        "apiVersion": "cert-manager.io/v1",
-        "kind": "Issuer",
-        "metadata": _meta(CA),
-        "spec": {"ca": {"secretName": CA}},
-    }
-    return [self_signed, ca_cert, ca_issuer]
+    # Consumers pick a renewed CA certificate up at their next start (docs/gateway.md).
+    return [
+        certs.self_signed_issuer("Issuer", _meta(SELF_SIGNED)),
+        certs.ca_certificate(
+            _meta(CA),
+            "inference-platform llm-gateway CA",
+            cfg.gateway.tls.ca_duration,
+            certs.issuer_ref("Issuer", SELF_SIGNED),
+        ),
+        certs.ca_issuer("Issuer", _meta(CA), CA),
+    ]
 
 
 def leaf(cfg: StackConfig, name: str, hosts: list[str]) -> dict[str, Any]:
     """A server certificate from the layer's CA for `hosts` (DNS names or IP addresses)."""
     tls = cfg.gateway.tls
-    ips = [h for h in hosts if _is_ip(h)]
-    dns = [h for h in hosts if not _is_ip(h)]
-    spec: dict[str, Any] = {
-        "secretName": name,
-        "duration": tls.certificate_duration,
-        "renewBefore": tls.renew_before,
-        # A new key with every renewal: a leaked key stops working with the certificate.
-        "privateKey": {**PRIVATE_KEY, "rotationPolicy": "Always"},
-        "usages": ["server auth", "digital signature"],
-        "issuerRef": {"group": "cert-manager.io", "kind": "Issuer", "name": CA},
-    }
-    if dns:
-        spec["dnsNames"] = dns
-    if ips:
-        spec["ipAddresses"] = ips
-    return {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": _meta(name), "spec": spec}
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+    return certs.leaf_certificate(
+        _meta(name), certs.issuer_ref("Issuer", CA), tls.certificate_duration, tls.renew_before, hosts
+    )
 
 
 def certificates(cfg: StackConfig, facts: dict[str, Any]) -> list[dict[str, Any]]:

@@ -21,22 +21,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components import certificates as certs
 from components.config import StackConfig
 from components.config.modelspec import ModelSpec
+from components.gateway.names import ISTIO_CLASS
 
 SELF_SIGNED = "model-serving-selfsigned"
 CA = "model-serving-ca"
 # The Secret in the Gateway's namespace whose ca.crt is this CA (a leaf cert-manager issues
 # there from the same ClusterIssuer; only its ca.crt is read).
 TRUST = "model-serving-trust"
-CA_KEY = "ca.crt"
+CA_KEY = certs.CA_KEY
 # Where vLLM (and llm-d's routing sidecar, --cert-path) reads its certificate and key.
 TLS_DIR = "/etc/vllm/tls"
 PORT_NAME = "https"
 LABELS = {"app.kubernetes.io/part-of": "inference-platform", "app.kubernetes.io/component": "model-serving-pki"}
-PRIVATE_KEY = {"algorithm": "ECDSA", "size": 256}
-# The only Gateway implementation whose TLS origination to a pool the platform configures.
-ISTIO_CLASS = "istio"
 # Engines whose pods the platform renders itself, with vLLM's TLS flags (and on llm-d's decode
 # pods the routing sidecar's); KServe's and KubeAI's pods are their controllers'.
 ENGINES = ("vllm", "llm-d")
@@ -66,6 +65,7 @@ def enabled(cfg: StackConfig, facts: dict[str, Any]) -> bool:
         and cfg.enabled("inferencepool")
         and tls.enabled
         and tls.model_servers
+        # The only Gateway implementation whose TLS origination to a pool the platform configures.
         and facts.get("gatewayClass") == ISTIO_CLASS
     )
 
@@ -106,75 +106,48 @@ def metrics_source(tls: bool) -> dict[str, Any]:
     return {"scheme": "https", "path": "/metrics", "insecureSkipVerify": True}
 
 
-def _issuer(name: str) -> dict[str, str]:
-    return {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": name}
+def _meta(name: str, namespace: str | None, labels: dict[str, str]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    return meta
 
 
 def certificate(model_name: str, namespace: str, tls: ServingTls, labels: dict[str, str]) -> dict[str, Any]:
     """The model's server certificate; every pod of the model mounts the same Secret."""
     service = f"{model_name}.{namespace}"
-    return {
-        "apiVersion": "cert-manager.io/v1",
-        "kind": "Certificate",
-        "metadata": {"name": secret_name(model_name), "namespace": namespace, "labels": dict(labels)},
-        "spec": {
-            "secretName": secret_name(model_name),
-            "dnsNames": [server_name(model_name, namespace), f"{service}.svc.cluster.local", service, model_name],
-            "duration": tls.duration,
-            "renewBefore": tls.renew_before,
-            "privateKey": {**PRIVATE_KEY, "rotationPolicy": "Always"},
-            "usages": ["server auth", "digital signature"],
-            "issuerRef": _issuer(CA),
-        },
-    }
+    hosts = [server_name(model_name, namespace), f"{service}.svc.cluster.local", service, model_name]
+    return certs.leaf_certificate(
+        _meta(secret_name(model_name), namespace, labels),
+        certs.issuer_ref("ClusterIssuer", CA),
+        tls.duration,
+        tls.renew_before,
+        hosts,
+    )
 
 
 def trust_certificate(namespace: str, tls: ServingTls, labels: dict[str, str]) -> dict[str, Any]:
     """A certificate in `namespace` whose Secret carries the CA (ca.crt) for clients there."""
-    return {
-        "apiVersion": "cert-manager.io/v1",
-        "kind": "Certificate",
-        "metadata": {"name": TRUST, "namespace": namespace, "labels": dict(labels)},
-        "spec": {
-            "secretName": TRUST,
-            "commonName": f"{TRUST}.{namespace}",
-            "duration": tls.duration,
-            "renewBefore": tls.renew_before,
-            "privateKey": {**PRIVATE_KEY, "rotationPolicy": "Always"},
-            "usages": ["client auth", "digital signature"],
-            "issuerRef": _issuer(CA),
-        },
-    }
+    return certs.leaf_certificate(
+        _meta(TRUST, namespace, labels),
+        certs.issuer_ref("ClusterIssuer", CA),
+        tls.duration,
+        tls.renew_before,
+        usages=("client auth", "digital signature"),
+        common_name=f"{TRUST}.{namespace}",
+    )
 
 
 def pki_objects(tls: ServingTls, ca_namespace: str) -> list[dict[str, Any]]:
     """The CA and its issuers. `ca_namespace`: cert-manager's own, where a ClusterIssuer's
     CA Secret must live (cert-manager's cluster resource namespace)."""
     return [
-        {
-            "apiVersion": "cert-manager.io/v1",
-            "kind": "ClusterIssuer",
-            "metadata": {"name": SELF_SIGNED, "labels": dict(LABELS)},
-            "spec": {"selfSigned": {}},
-        },
-        {
-            "apiVersion": "cert-manager.io/v1",
-            "kind": "Certificate",
-            "metadata": {"name": CA, "namespace": ca_namespace, "labels": dict(LABELS)},
-            "spec": {
-                "isCA": True,
-                "commonName": "inference-platform model serving CA",
-                "secretName": CA,
-                "duration": tls.ca_duration,
-                # Renewed with the same key: certificates signed before still verify.
-                "privateKey": {**PRIVATE_KEY, "rotationPolicy": "Never"},
-                "issuerRef": _issuer(SELF_SIGNED),
-            },
-        },
-        {
-            "apiVersion": "cert-manager.io/v1",
-            "kind": "ClusterIssuer",
-            "metadata": {"name": CA, "labels": dict(LABELS)},
-            "spec": {"ca": {"secretName": CA}},
-        },
+        certs.self_signed_issuer("ClusterIssuer", _meta(SELF_SIGNED, None, LABELS)),
+        certs.ca_certificate(
+            _meta(CA, ca_namespace, LABELS),
+            "inference-platform model serving CA",
+            tls.ca_duration,
+            certs.issuer_ref("ClusterIssuer", SELF_SIGNED),
+        ),
+        certs.ca_issuer("ClusterIssuer", _meta(CA, None, LABELS), CA),
     ]

@@ -3,10 +3,11 @@ from gcloud at use, none are stored."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 import yaml
+
+from components.config.common import is_ip
 
 AUTH_PLUGIN = "gke-gcloud-auth-plugin"
 INSTALL_HINT = (
@@ -21,14 +22,6 @@ def dns_endpoint_of(endpoints: Any) -> str:
     return (getattr(dns, "endpoint", None) or "") if dns is not None else ""
 
 
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def gke_kubeconfig(name: str, dns_endpoint: str) -> str:
     """kubeconfig text for the cluster whose DNS endpoint is `dns_endpoint` (host or https URL).
 
@@ -38,7 +31,7 @@ def gke_kubeconfig(name: str, dns_endpoint: str) -> str:
     host = dns_endpoint.removeprefix("https://").rstrip("/")
     if not host:
         raise ValueError(f"cluster {name!r} has no DNS endpoint yet; cannot write its kubeconfig")
-    if _is_address(host):
+    if is_ip(host):
         raise ValueError(
             f"cluster {name!r}: {host} is an IP endpoint; the kubeconfig uses the DNS endpoint, "
             "which any network can reach and IAM guards"

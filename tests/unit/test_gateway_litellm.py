@@ -14,7 +14,7 @@ from components.computed_values import FAIL_CLOSED
 from components.config import ConfigError, parse_stack_config
 from components.config.plaintext import plain_secrets
 from components.gateway import litellm, names
-from tests.plain_facts import gke_facts, operator_facts
+from tests.plain_facts import KIND_GATEWAY_STACK, gke_facts, kind_facts
 from tooling import chart_values as cv
 
 AGE = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
@@ -45,17 +45,7 @@ def gateway_url(monkeypatch):
 
 
 def stack(**overrides) -> dict:
-    base = {
-        "substrate": {"kind": "kind"},
-        "secrets": {"backend": "none"},
-        "profile": "llm-gateway",
-        "models": [MODEL, EMBED],
-    }
-    return base | overrides
-
-
-def kind_facts() -> dict:
-    return operator_facts() | {"substrate": "kind", "gpuStack": "none", "storageClass": "standard"}
+    return KIND_GATEWAY_STACK | {"models": [MODEL, EMBED]} | overrides
 
 
 def children(cfg=None, facts=None) -> dict[str, dict]:

@@ -15,7 +15,7 @@ from components.serving.vllm import labels as vllm_labels
 from components.serving.vllm import network_policy, render_vllm
 from components.serving.vllm import settings as vllm_settings
 from substrate.gke.values import gateway_address
-from tests.plain_facts import gke_facts, operator_facts
+from tests.plain_facts import KIND_GATEWAY_STACK, gke_facts, kind_facts, operator_facts
 from tooling import chart_values as cv
 from tooling.conformance import Conformance
 
@@ -41,10 +41,7 @@ def managed_facts() -> dict:
 
 
 def config(models=(TEXT, EMBED), **extra):
-    return parse_stack_config(
-        {"substrate": {"kind": "kind"}, "secrets": {"backend": "none"}, "profile": "llm-gateway",
-         "models": list(models)} | extra
-    )
+    return parse_stack_config(KIND_GATEWAY_STACK | {"models": list(models)} | extra)
 
 
 def by_name(children):
@@ -272,7 +269,7 @@ def test_every_model_litellm_lists_has_a_route_on_the_gateway(pools):
 
     bge = {"name": "bge", "source": "hf://BAAI/bge-small-en-v1.5", "gpus": 0, "task": "embedding", "weightsSize": "1Gi"}
     cfg = config(models=(TEXT, bge), components={"inferencepool": {"enabled": pools}})
-    facts = istio_facts("kind") | {"storageClass": "standard", "gpuStack": "none"}
+    facts = kind_facts()
     routes = {}
     for child in layer.gateway_children(cfg, facts):
         if child["metadata"]["name"].startswith("route-"):

@@ -371,17 +371,23 @@ def job_env(world, tmp_path, **extra: str) -> tuple[dict[str, str], str]:
     return env, str(sa)
 
 
-def test_the_job_entry_point_reconciles_from_its_files(world, tmp_path, capsys):
+def entry_point_env(world, tmp_path, **extra):
+    """The Job's environment for one run against the fake services: tenant acme, one attempt."""
     tenants = tmp_path / "tenants.json"
     tenants.write_text(json.dumps(spec(tenant("acme", ["qwen"]))))
-    env, sa = job_env(
+    return job_env(
         world,
         tmp_path,
         TENANTS_FILE=str(tenants),
         LITELLM_URL=world["urls"]["litellm"],
         TYK_URL=world["urls"]["tyk"],
         ATTEMPTS="1",
+        **extra,
     )
+
+
+def test_the_job_entry_point_reconciles_from_its_files(world, tmp_path, capsys):
+    env, sa = entry_point_env(world, tmp_path)
     assert rec.main(env, sa) == 0
     assert "1 tenant(s) reconciled, 5 change(s)" in capsys.readouterr().out
     assert rec.main(env, sa) == 0

@@ -14,9 +14,9 @@ import pytest
 from components.config import ConfigError, parse_stack_config
 from components.gateway import layer, litellm, names, pki, routing, tenants, tyk
 from components.gateway import tenant_reconciler as rec
-from tests.plain_facts import operator_facts
-from tests.unit.test_gateway_routing import istio_facts, managed_facts
-from tests.unit.test_gateway_tenants import job_env, spec, tenant, world  # noqa: F401 (fixture)
+from tests.plain_facts import KIND_GATEWAY_STACK, kind_facts, operator_facts
+from tests.unit.test_gateway_routing import managed_facts
+from tests.unit.test_gateway_tenants import entry_point_env, world  # noqa: F401 (fixture)
 from tooling import chart_values as cv
 from tooling.conformance import Conformance
 
@@ -26,18 +26,11 @@ OFF = {"tls": {"enabled": False}}
 
 
 def config(**overrides: Any):
-    base = {
-        "substrate": {"kind": "kind"},
-        "secrets": {"backend": "none"},
-        "profile": "llm-gateway",
-        "models": [MODEL],
-        "tenants": [TENANT],
-    }
-    return parse_stack_config(base | overrides)
+    return parse_stack_config(KIND_GATEWAY_STACK | {"models": [MODEL], "tenants": [TENANT]} | overrides)
 
 
 def facts() -> dict[str, Any]:
-    return istio_facts("kind") | {"storageClass": "standard", "gpuStack": "none"}
+    return kind_facts()
 
 
 def children(cfg=None, at=None) -> dict[str, dict[str, Any]]:
@@ -217,17 +210,7 @@ def test_the_reconciler_verifies_with_the_ca_file_it_is_given(world, tmp_path, m
         return real(*args, **kwargs)
 
     monkeypatch.setattr(rec.ssl, "create_default_context", recording)
-    tenants_file = tmp_path / "tenants.json"
-    tenants_file.write_text(json.dumps(spec(tenant("acme", ["qwen"]))))
-    env, sa = job_env(
-        world,
-        tmp_path,
-        TENANTS_FILE=str(tenants_file),
-        LITELLM_URL=world["urls"]["litellm"],
-        TYK_URL=world["urls"]["tyk"],
-        ATTEMPTS="1",
-        CA_FILE="/var/run/credentials/llm-gateway-ca",
-    )
+    env, sa = entry_point_env(world, tmp_path, CA_FILE="/var/run/credentials/llm-gateway-ca")
     assert rec.main(env, sa) == 0
     assert "/var/run/credentials/llm-gateway-ca" in seen
 

@@ -13,7 +13,7 @@ from components.catalog import load_catalog, manifests_chart
 from components.config import ConfigError, parse_stack_config
 from components.gateway import names, tenants, tyk, tyk_pump
 from components.gateway import tyk_shared as shared
-from tests.plain_facts import gke_facts, operator_facts
+from tests.plain_facts import KIND_GATEWAY_STACK, gke_facts, operator_facts
 from tooling import chart_values as cv
 from tooling.conformance import Conformance
 from tooling.secret_scan import scan_object
@@ -34,14 +34,7 @@ TENANTS = [
 
 
 def config(**overrides: Any):
-    base = {
-        "substrate": {"kind": "kind"},
-        "secrets": {"backend": "none"},
-        "profile": "llm-gateway",
-        "models": [MODEL],
-        "tenants": TENANTS,
-    }
-    return parse_stack_config(base | overrides)
+    return parse_stack_config(KIND_GATEWAY_STACK | {"models": [MODEL], "tenants": TENANTS} | overrides)
 
 
 def apps(cfg=None, facts=None) -> dict[str, dict[str, Any]]:

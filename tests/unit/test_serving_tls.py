@@ -17,6 +17,7 @@ from components.gateway import pki, routing
 from components.serving import engine_flags, llmd, serving_tls, vllm
 from components.serving.vllm import render_vllm
 from tests.conftest import rendered
+from tests.plain_facts import KIND_GATEWAY_STACK, kind_facts
 from tests.unit.test_gateway_routing import AGE, istio_facts, managed_facts
 from tooling.conformance import Conformance
 from tooling.program import run_program
@@ -28,18 +29,12 @@ EMBED = {"name": "emb", "source": "hf://BAAI/bge-small-en-v1.5", "gpus": 0, "tas
 
 def config(gateway: dict[str, Any] | None = None, profile: str = "llm-gateway", models=(MODEL,)):
     return parse_stack_config(
-        {
-            "substrate": {"kind": "kind"},
-            "secrets": {"backend": "none"},
-            "profile": profile,
-            "models": list(models),
-            "gateway": gateway or {},
-        }
+        KIND_GATEWAY_STACK | {"profile": profile, "models": list(models), "gateway": gateway or {}}
     )
 
 
 def facts() -> dict[str, Any]:
-    return istio_facts("kind") | {"storageClass": "standard", "gpuStack": "none"}
+    return kind_facts()
 
 
 def find(objects, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -81,12 +76,9 @@ def test_off_without_the_layer_its_tls_or_the_key(gateway, profile):
     assert serving_tls.settings(cfg, facts()) is None
     objects = render_vllm(cfg.models[0], facts(), "inference", serving_tls.for_model(cfg, facts(), cfg.models[0]))
     assert "Certificate" not in {o["kind"] for o in objects}
-    assert "--ssl-certfile" not in objects[-1] and all(
-        "--ssl-certfile" not in c["args"]
-        for o in objects
-        if o["kind"] == "Deployment"
-        for c in o["spec"]["template"]["spec"]["containers"]
-    )
+    (c,) = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert not [a for a in c["args"] if a.startswith("--ssl") or a == "--enable-ssl-refresh"]
+    assert [p["name"] for p in c["ports"]] == ["http"] and "scheme" not in c["readinessProbe"]["httpGet"]
 
 
 def test_only_pooled_text_models_of_raw_vllm_serve_tls():
@@ -239,13 +231,19 @@ def test_without_model_server_tls_the_epp_scrapes_plain_http():
 
 
 @pytest.mark.parametrize(
-    "flag", ["--ssl-certfile=/x", "--ssl-keyfile=/x", "--no-enable-ssl-refresh", "--ssl-cert-reqs=2"]
+    ("flag", "hint"),
+    [
+        ("--ssl-certfile=/x", "use `gateway.tls.modelServers`"),
+        ("--ssl-keyfile=/x", "use `gateway.tls.modelServers`"),
+        ("--no-enable-ssl-refresh", "use `gateway.tls.modelServers`"),
+        ("--ssl-cert-reqs=2", "present no client certificate"),
+    ],
 )
-def test_a_models_own_tls_flags_are_refused_naming_the_key(flag):
+def test_a_models_own_tls_flags_are_refused_naming_the_key(flag, hint):
     with pytest.raises(ConfigError) as error:
         config(models=({**MODEL, "engineArgs": [flag]},))
-    assert "models[0].engineArgs" in str(error.value) or "engineArgs" in str(error.value)
-    assert flag.split("=")[0] in str(error.value)
+    message = str(error.value)
+    assert "models[0].engineArgs" in message and flag.split("=")[0] in message and hint in message
 
 
 # --- who may connect

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.config import ConfigError, parse_stack_config
+from tests.plain_facts import KIND_GATEWAY_STACK
 
 AGE = "AGE-SECRET-KEY-1TEST"
 MODEL = {"name": "qwen", "source": "hf://Qwen/Qwen2.5-0.5B-Instruct", "gpus": 0,
@@ -13,9 +14,7 @@ TENANT = {"name": "team-a", "models": ["qwen", "sql"], "monthlyBudget": 50}
 
 
 def stack(**overrides) -> dict:
-    base = {"substrate": {"kind": "kind"}, "secrets": {"backend": "none"}, "profile": "llm-gateway",
-            "models": [MODEL], "tenants": [TENANT]}
-    return base | overrides
+    return KIND_GATEWAY_STACK | {"models": [MODEL], "tenants": [TENANT]} | overrides
 
 
 def refused(values: dict) -> str:
